@@ -1,0 +1,67 @@
+"""The HTTP API: an application factory, one blueprint per resource."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+
+from imagegen import logs
+from imagegen.config import Settings
+from imagegen.services import Services, build_services
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = logging.getLogger("app.access")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False  # keep fields in the order the contract lists them
+    app.extensions["imagegen"] = services or build_services(settings)
+
+    from app import errors
+    from app.api import docs, files, generations, health, jobs, models
+
+    errors.register(app)
+    for module in (health, docs, files, models, generations, jobs):
+        app.register_blueprint(module.bp)
+
+    @app.before_request
+    def _start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else "req_" + uuid.uuid4().hex
+        g.started = time.perf_counter()
+        g.log_binding = logs.bind(request_id=g.request_id)
+
+    @app.after_request
+    def _finish_request(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-ID"] = g.request_id
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def _unbind_log_context(_exc: BaseException | None) -> None:
+        # gunicorn reuses threads: ids bound for this request must not leak into the next.
+        logs.unbind(g.pop("log_binding", []))
+
+    return app
+
+
+def services() -> Services:
+    """The adapters of the current app."""
+    from flask import current_app
+
+    return current_app.extensions["imagegen"]

@@ -1,0 +1,34 @@
+"""Serves image files of the local blob store behind signed, expiring URLs.
+
+The URL itself is the credential (like an S3 presigned URL), so no API key is needed: an
+<img> tag can load it. On AWS, clients get S3 presigned URLs instead.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Blueprint, Response, request
+
+from app import services
+from imagegen import errors
+from imagegen.errors import ServiceError
+
+bp = Blueprint("files", __name__)
+
+
+@bp.get("/files/<path:key>")
+def get_file(key: str) -> Response:
+    svc = services()
+    expires = request.args.get("expires", "")
+    signature = request.args.get("signature", "")
+    if not svc.signer.verify(key, expires, signature):
+        raise ServiceError(errors.NOT_FOUND, "the link is invalid or has expired")
+    try:
+        data = svc.blobs.get(key)
+    except (FileNotFoundError, ValueError):
+        raise ServiceError(errors.NOT_FOUND, "the file does not exist") from None
+    response = Response(data, mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,33 @@
+"""GET /v1/models: every model and what it can do."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.auth import require_api_key
+from imagegen import catalog, errors
+from imagegen.errors import ServiceError
+
+bp = Blueprint("models", __name__, url_prefix="/v1")
+bp.before_request(require_api_key)
+
+
+@bp.get("/models")
+def list_models():  # type: ignore[no-untyped-def]
+    return jsonify(
+        {
+            "models": [spec.describe() for spec in catalog.MODELS.values()],
+            "aliases": [
+                {"alias": alias, "model_id": target, "note": catalog.resolve(alias)[1]}
+                for alias, target in catalog.ALIASES.items()
+            ],
+        }
+    )
+
+
+@bp.get("/models/<path:model_id>")
+def get_model(model_id: str):  # type: ignore[no-untyped-def]
+    spec, _ = catalog.resolve(model_id)
+    if spec is None:
+        raise ServiceError(errors.NOT_FOUND, f"no model {model_id!r}")
+    return jsonify(spec.describe())

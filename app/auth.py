@@ -1,0 +1,26 @@
+"""Bearer API-key authentication for the /v1 blueprints."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from app import services
+from imagegen import errors, keys, logs
+from imagegen.errors import ServiceError
+
+
+def require_api_key() -> None:
+    """before_request hook: sets g.tenant_id and g.user_id, or answers 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(
+            errors.UNAUTHENTICATED, "an API key is required: Authorization: Bearer <key>"
+        )
+    api_key = keys.authenticate(services().repository, token.strip())
+    if api_key is None:
+        raise ServiceError(errors.UNAUTHENTICATED, "the API key is not valid")
+    g.tenant_id = api_key.tenant_id
+    g.user_id = api_key.user_id
+    # Unbound with the request id at teardown, in reverse order.
+    g.log_binding = [*g.get("log_binding", []), *logs.bind(tenant_id=api_key.tenant_id)]

@@ -1,0 +1,59 @@
+"""The error envelope of seed 004: {error: {code, message, details}, status, request_id}.
+
+Every failure leaves through here, including Flask's own (404, 405, 413) and unexpected
+exceptions, so a client never sees an HTML page or a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from imagegen import errors
+from imagegen.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    404: errors.NOT_FOUND,
+    405: errors.METHOD_NOT_ALLOWED,
+    413: errors.PAYLOAD_TOO_LARGE,
+}
+
+
+def error_response(error: ServiceError, status: int | None = None) -> tuple[Response, int]:
+    status = status or error.http_status
+    body: dict[str, Any] = {
+        "error": error.to_dict(),
+        "status": status,
+        "request_id": g.get("request_id", ""),
+    }
+    response = jsonify(body)
+    retry_after = error.details.get("retry_after")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="imagegen"'
+    return response, status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError) -> tuple[Response, int]:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        code = _HTTP_CODES.get(
+            status, errors.INVALID_PARAMETERS if status < 500 else errors.INTERNAL_ERROR
+        )
+        return error_response(ServiceError(code, error.description or error.name), status)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return error_response(ServiceError(errors.INTERNAL_ERROR, "internal error"), 500)

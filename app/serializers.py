@@ -1,0 +1,69 @@
+"""Turns records into the response shapes of seed 004 (with signed URLs made fresh)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagegen.records import FAILED, Image, Job
+from imagegen.storage.blobs import BlobStore
+
+
+def image_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
+    """GeneratedImageData."""
+    return {
+        "image_id": image.image_id,
+        "url": blobs.signed_url(image.blob_key),
+        "thumbnail_url": blobs.signed_url(image.thumbnail_key) if image.thumbnail_key else None,
+        "revised_prompt": image.revised_prompt,
+        "metadata": {
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "size_bytes": image.size_bytes,
+            "model": image.model_id,
+            "seed": image.seed,
+        },
+    }
+
+
+def status_detail(job: Job) -> dict[str, Any]:
+    """ImageGenerationStatusDetail."""
+    detail: dict[str, Any] = {
+        "status": job.status,
+        "message": job.status_message or job.status,
+        "progress": job.progress,
+    }
+    if job.error is not None and job.status == FAILED:
+        detail["error"] = job.error
+    return detail
+
+
+def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
+    """ImageGenerationJob."""
+    body: dict[str, Any] = {
+        "job_id": job.job_id,
+        "user_id": job.user_id,
+        "tenant_id": job.tenant_id,
+        "request": job.request,
+        "request_id": job.request_id,
+        "model": job.plan["model_id"],
+        "status": status_detail(job),
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "priority": job.priority,
+        "retry_count": job.retry_count,
+        "webhook_delivered": job.webhook_delivered,
+    }
+    if images:
+        body["result"] = {
+            "images": [image_data(image, blobs) for image in images],
+            "cost": job.cost,
+        }
+    return body
+
+
+def get_job_response(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
+    """GetImageJobResponse. Cancel and retry are not offered by this version of the API,
+    so both flags say so rather than promise what the API cannot do."""
+    return {"job": job_body(job, images, blobs), "can_retry": False, "can_cancel": False}

@@ -1,0 +1,1 @@
+"""Shared domain and adapters of the image generation service, used by app/ and worker/."""

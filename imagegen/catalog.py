@@ -1,0 +1,314 @@
+"""The Bedrock image models we support and what each can do.
+
+Facts (sizes, limits, ranges, prices) come from AWS's Bedrock model parameter pages and the
+Bedrock pricing page (on-demand, us-east-1); docs/models.md lists the sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_TO_IMAGE = "text_to_image"
+
+# Seed 004's sizes, as (width, height).
+SEED_SIZES: dict[str, tuple[int, int]] = {
+    "1024x1024": (1024, 1024),
+    "1792x1024": (1792, 1024),
+    "1024x1792": (1024, 1792),
+}
+
+SDXL_SIZES = (
+    (1024, 1024), (1152, 896), (1216, 832), (1344, 768), (1536, 640),
+    (640, 1536), (768, 1344), (832, 1216), (896, 1152),
+)  # fmt: skip
+
+TITAN_SIZES = (
+    (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768), (576, 384),
+    (768, 1280), (384, 640), (1280, 768), (640, 384), (896, 1152), (448, 576), (1152, 896),
+    (576, 448), (768, 1408), (384, 704), (1408, 768), (704, 384), (640, 1408), (320, 704),
+    (1408, 640), (704, 320), (1152, 640), (1173, 640),
+)  # fmt: skip
+
+# Stability's v2 models (SD3.5, Stable Image Core/Ultra) take an aspect ratio, not pixels.
+STABILITY_ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "16:9": (1344, 768),
+    "21:9": (1536, 640),
+    "2:3": (832, 1216),
+    "3:2": (1216, 832),
+    "4:5": (896, 1088),
+    "5:4": (1088, 896),
+    "9:16": (768, 1344),
+    "9:21": (640, 1536),
+}
+
+SDXL_STYLE_PRESETS = (
+    "3d-model", "analog-film", "anime", "cinematic", "comic-book", "digital-art", "enhance",
+    "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound", "neon-punk",
+    "origami", "photographic", "pixel-art", "tile-texture",
+)  # fmt: skip
+
+NOVA_STYLES = (
+    "3D_ANIMATED_FAMILY_FILM", "DESIGN_SKETCH", "FLAT_VECTOR_ILLUSTRATION",
+    "GRAPHIC_NOVEL_ILLUSTRATION", "MAXIMALISM", "MIDCENTURY_RETRO", "PHOTOREALISM",
+    "SOFT_DIGITAL_PAINTING",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NovaSizeRule:
+    """Nova Canvas takes any size within these bounds instead of a fixed list."""
+
+    min_side: int = 320
+    max_side: int = 4096
+    multiple: int = 16
+    max_pixels: int = 4_194_304
+    max_ratio: float = 4.0
+
+    def allows(self, width: int, height: int) -> bool:
+        return (
+            self.min_side <= width <= self.max_side
+            and self.min_side <= height <= self.max_side
+            and width % self.multiple == 0
+            and height % self.multiple == 0
+            and width * height <= self.max_pixels
+            and max(width, height) / min(width, height) <= self.max_ratio
+        )
+
+    def describe(self) -> str:
+        return (
+            f"each side {self.min_side}-{self.max_side} px in multiples of {self.multiple}, "
+            f"at most {self.max_pixels} pixels, aspect ratio between 1:4 and 4:1"
+        )
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    """USD per image up to max_pixels (None: no upper bound)."""
+
+    max_pixels: int | None
+    standard_usd: float
+    premium_usd: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    model_id: str
+    name: str
+    family: str  # stability-sdxl | stability-v2 | titan | nova: selects the request builder
+    tasks: tuple[str, ...]
+    max_images_per_call: int
+    max_prompt_chars: int
+    max_negative_prompt_chars: int
+    seed_max: int
+    price_tiers: tuple[PriceTier, ...]
+    fixed_sizes: tuple[tuple[int, int], ...] = ()
+    size_rule: NovaSizeRule | None = None
+    cfg_scale_range: tuple[float, float] | None = None
+    steps_range: tuple[int, int] | None = None
+    style_presets: tuple[str, ...] = ()
+    # The preset that the seed's style "natural" maps to, where the model has one.
+    natural_style_preset: str | None = None
+    # How the seed's quality "hd" is honoured by this model.
+    hd_quality: str = "not supported: the model has one quality level"
+
+    def allows_size(self, width: int, height: int) -> bool:
+        if self.size_rule is not None:
+            return self.size_rule.allows(width, height)
+        return (width, height) in self.fixed_sizes
+
+    def allowed_sizes(self) -> list[str]:
+        return [f"{w}x{h}" for w, h in self.fixed_sizes]
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The supported size closest in aspect ratio to the one asked for (then the largest)."""
+        if self.allows_size(width, height):
+            return width, height
+        wanted = width / height
+        return min(self.fixed_sizes, key=lambda s: (abs(s[0] / s[1] - wanted), -s[0] * s[1]))
+
+    def aspect_ratio_for(self, width: int, height: int) -> str | None:
+        """For aspect-ratio models: the ratio name whose output size is width x height."""
+        for ratio, size in STABILITY_ASPECT_RATIOS.items():
+            if size == (width, height):
+                return ratio
+        return None
+
+    def price_per_image(self, width: int, height: int, premium: bool) -> float:
+        for tier in self.price_tiers:
+            if tier.max_pixels is None or width * height <= tier.max_pixels:
+                return tier.premium_usd if premium else tier.standard_usd
+        raise ValueError(f"no price tier for {width}x{height} on {self.model_id}")
+
+    def describe(self) -> dict[str, Any]:
+        """The model as GET /v1/models shows it."""
+        sizes: dict[str, Any] = {"seed_sizes": {}}
+        for name, (w, h) in SEED_SIZES.items():
+            rw, rh = self.size_for(w, h)
+            sizes["seed_sizes"][name] = f"{rw}x{rh}"
+        if self.size_rule is not None:
+            sizes["rule"] = self.size_rule.describe()
+        else:
+            sizes["allowed"] = self.allowed_sizes()
+        if self.family == "stability-v2":
+            sizes["aspect_ratios"] = {
+                r: f"{w}x{h}" for r, (w, h) in STABILITY_ASPECT_RATIOS.items()
+            }
+        return {
+            "model_id": self.model_id,
+            "name": self.name,
+            "provider": self.model_id.split(".", 1)[0],
+            "tasks": list(self.tasks),
+            "sizes": sizes,
+            "max_images_per_call": self.max_images_per_call,
+            "prompt": {
+                "max_chars": self.max_prompt_chars,
+                "negative_prompt_max_chars": self.max_negative_prompt_chars,
+            },
+            "seed": {"min": 0, "max": self.seed_max},
+            "cfg_scale": (
+                {"min": self.cfg_scale_range[0], "max": self.cfg_scale_range[1]}
+                if self.cfg_scale_range
+                else None
+            ),
+            "steps": (
+                {"min": self.steps_range[0], "max": self.steps_range[1]}
+                if self.steps_range
+                else None
+            ),
+            "style_presets": list(self.style_presets),
+            "quality": {"hd": self.hd_quality},
+            "pricing": [
+                {
+                    "max_pixels": t.max_pixels,
+                    "standard_usd": t.standard_usd,
+                    "hd_usd": t.premium_usd,
+                }
+                for t in self.price_tiers
+            ],
+        }
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.model_id: spec
+    for spec in (
+        ModelSpec(
+            model_id="stability.stable-diffusion-xl-v1",
+            name="Stable Diffusion XL 1.0",
+            family="stability-sdxl",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=1,
+            max_prompt_chars=2000,
+            max_negative_prompt_chars=2000,
+            seed_max=4_294_967_295,
+            fixed_sizes=SDXL_SIZES,
+            cfg_scale_range=(0.0, 35.0),
+            steps_range=(10, 150),
+            style_presets=SDXL_STYLE_PRESETS,
+            natural_style_preset="photographic",
+            # Bedrock bills SDXL by steps: up to 50 is standard, more is premium.
+            price_tiers=(PriceTier(None, 0.04, 0.08),),
+            hd_quality="50 diffusion steps instead of 30 (same price; over 50 steps costs 0.08)",
+        ),
+        ModelSpec(
+            model_id="stability.sd3-5-large-v1:0",
+            name="Stable Diffusion 3.5 Large",
+            family="stability-v2",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=1,
+            max_prompt_chars=10000,
+            max_negative_prompt_chars=10000,
+            seed_max=4_294_967_294,
+            fixed_sizes=tuple(STABILITY_ASPECT_RATIOS.values()),
+            price_tiers=(PriceTier(None, 0.08, 0.08),),
+        ),
+        ModelSpec(
+            model_id="stability.stable-image-core-v1:1",
+            name="Stable Image Core 1.1",
+            family="stability-v2",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=1,
+            max_prompt_chars=10000,
+            max_negative_prompt_chars=10000,
+            seed_max=4_294_967_294,
+            fixed_sizes=tuple(STABILITY_ASPECT_RATIOS.values()),
+            price_tiers=(PriceTier(None, 0.04, 0.04),),
+        ),
+        ModelSpec(
+            model_id="stability.stable-image-ultra-v1:1",
+            name="Stable Image Ultra 1.1",
+            family="stability-v2",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=1,
+            max_prompt_chars=10000,
+            max_negative_prompt_chars=10000,
+            seed_max=4_294_967_294,
+            fixed_sizes=tuple(STABILITY_ASPECT_RATIOS.values()),
+            price_tiers=(PriceTier(None, 0.14, 0.14),),
+        ),
+        ModelSpec(
+            model_id="amazon.titan-image-generator-v1",
+            name="Amazon Titan Image Generator G1",
+            family="titan",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=5,
+            max_prompt_chars=512,
+            max_negative_prompt_chars=512,
+            seed_max=2_147_483_646,
+            fixed_sizes=TITAN_SIZES,
+            cfg_scale_range=(1.1, 10.0),
+            price_tiers=(PriceTier(512 * 512, 0.008, 0.01), PriceTier(None, 0.01, 0.012)),
+            hd_quality="quality 'premium'",
+        ),
+        ModelSpec(
+            model_id="amazon.titan-image-generator-v2:0",
+            name="Amazon Titan Image Generator G1 v2",
+            family="titan",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=5,
+            max_prompt_chars=512,
+            max_negative_prompt_chars=512,
+            seed_max=2_147_483_646,
+            fixed_sizes=TITAN_SIZES,
+            cfg_scale_range=(1.1, 10.0),
+            price_tiers=(PriceTier(512 * 512, 0.008, 0.01), PriceTier(None, 0.01, 0.012)),
+            hd_quality="quality 'premium'",
+        ),
+        ModelSpec(
+            model_id="amazon.nova-canvas-v1:0",
+            name="Amazon Nova Canvas",
+            family="nova",
+            tasks=(TEXT_TO_IMAGE,),
+            max_images_per_call=5,
+            max_prompt_chars=1024,
+            max_negative_prompt_chars=1024,
+            seed_max=858_993_459,
+            size_rule=NovaSizeRule(),
+            fixed_sizes=((1024, 1024), (1792, 1024), (1024, 1792), (512, 512), (2048, 2048)),
+            cfg_scale_range=(1.1, 10.0),
+            style_presets=NOVA_STYLES,
+            natural_style_preset="PHOTOREALISM",
+            price_tiers=(
+                PriceTier(1024 * 1024, 0.04, 0.06),
+                PriceTier(2048 * 2048, 0.06, 0.08),
+            ),
+            hd_quality="quality 'premium'",
+        ),
+    )
+}
+
+# The seed names a model Bedrock does not have; it asks for the fast, cheap tier.
+ALIASES: dict[str, str] = {"stability.stable-diffusion-v1-5": "stability.stable-image-core-v1:1"}
+
+
+def resolve(model_id: str) -> tuple[ModelSpec | None, str | None]:
+    """The spec for a model id or alias, and a note when an alias was used."""
+    if model_id in ALIASES:
+        target = ALIASES[model_id]
+        note = (
+            f"{model_id} is not available on Amazon Bedrock; "
+            f"it is an alias of {target}, the fast, low-cost tier"
+        )
+        return MODELS[target], note
+    return MODELS.get(model_id), None

@@ -1,0 +1,135 @@
+"""Configuration, read from environment variables in one place.
+
+Every variable is listed in README.md's configuration table. Production mode refuses unsafe
+settings at start rather than running with them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the process must not start."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    redis_url: str
+    data_dir: Path
+    url_signing_secret: str
+    public_base_url: str
+    default_model: str
+    sync_wait_seconds: float
+    signed_url_ttl_seconds: int
+    worker_concurrency: int
+    job_timeout_seconds: int
+    bedrock_region: str
+    bedrock_max_attempts: int
+    bedrock_read_timeout_seconds: float
+    bedrock_backoff_base_seconds: float
+    bedrock_backoff_cap_seconds: float
+    max_request_bytes: int
+    log_level: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "imagegen.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("IMAGEGEN_DATA_DIR", "var")).resolve()
+        settings = cls(
+            environment=env.get("IMAGEGEN_ENV", "development"),
+            redis_url=env.get("IMAGEGEN_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            data_dir=data_dir,
+            url_signing_secret=env.get("IMAGEGEN_URL_SIGNING_SECRET", ""),
+            public_base_url=env.get("IMAGEGEN_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip(
+                "/"
+            ),
+            default_model=env.get("IMAGEGEN_DEFAULT_MODEL", "amazon.nova-canvas-v1:0"),
+            sync_wait_seconds=_float(env, "IMAGEGEN_SYNC_WAIT_SECONDS", 60.0),
+            signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
+            worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 2),
+            job_timeout_seconds=_int(env, "IMAGEGEN_JOB_TIMEOUT_SECONDS", 600),
+            bedrock_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            bedrock_max_attempts=_int(env, "IMAGEGEN_BEDROCK_MAX_ATTEMPTS", 4),
+            bedrock_read_timeout_seconds=_float(
+                env, "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS", 120.0
+            ),
+            bedrock_backoff_base_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS", 0.5),
+            bedrock_backoff_cap_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS", 8.0),
+            max_request_bytes=_int(env, "IMAGEGEN_MAX_REQUEST_BYTES", 1024 * 1024),
+            log_level=env.get("IMAGEGEN_LOG_LEVEL", "INFO").upper(),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.environment not in ("development", "production"):
+            raise ConfigError("IMAGEGEN_ENV must be 'development' or 'production'")
+        if self.worker_concurrency < 1:
+            raise ConfigError("IMAGEGEN_WORKER_CONCURRENCY must be at least 1")
+        if self.bedrock_max_attempts < 1:
+            raise ConfigError("IMAGEGEN_BEDROCK_MAX_ATTEMPTS must be at least 1")
+        if self.is_production:
+            if len(self.url_signing_secret) < 32:
+                raise ConfigError(
+                    "IMAGEGEN_URL_SIGNING_SECRET must be set (32+ characters) in production"
+                )
+            if not self.redis_url.startswith("rediss://"):
+                raise ConfigError("production requires TLS to Redis (a rediss:// URL)")
+            if not self.public_base_url.startswith("https://"):
+                raise ConfigError("production requires an https:// IMAGEGEN_PUBLIC_BASE_URL")
+
+
+def url_signing_secret(settings: Settings) -> str:
+    """The secret that signs file URLs.
+
+    In development, when none is configured, one is generated once and kept in the data
+    directory so the API and the worker agree and URLs survive restarts.
+    """
+    if settings.url_signing_secret:
+        return settings.url_signing_secret
+    path = settings.data_dir / "url-signing-secret"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    except FileExistsError:
+        pass
+    return path.read_text(encoding="ascii").strip()

@@ -1,0 +1,63 @@
+"""Error codes of the public API (seed 004's ImageErrorCode) and the exception that carries them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INVALID_PROMPT = "IMG001"
+PROMPT_TOO_LONG = "IMG002"
+UNSAFE_PROMPT = "IMG003"
+RATE_LIMIT_EXCEEDED = "IMG102"
+GENERATION_FAILED = "IMG201"
+TIMEOUT = "IMG202"
+SERVICE_UNAVAILABLE = "IMG203"
+INVALID_IMAGE_SIZE = "IMG301"
+INVALID_PARAMETERS = "IMG302"
+# Codes outside the seed's image-specific list, for the HTTP layer's own failures.
+UNAUTHENTICATED = "AUTH001"
+NOT_FOUND = "NOT_FOUND"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+# The HTTP status each code is answered with.
+HTTP_STATUS: dict[str, int] = {
+    INVALID_PROMPT: 400,
+    PROMPT_TOO_LONG: 400,
+    UNSAFE_PROMPT: 422,
+    RATE_LIMIT_EXCEEDED: 429,
+    GENERATION_FAILED: 502,
+    TIMEOUT: 504,
+    SERVICE_UNAVAILABLE: 503,
+    INVALID_IMAGE_SIZE: 400,
+    INVALID_PARAMETERS: 400,
+    UNAUTHENTICATED: 401,
+    NOT_FOUND: 404,
+    METHOD_NOT_ALLOWED: 405,
+    PAYLOAD_TOO_LARGE: 413,
+    INTERNAL_ERROR: 500,
+}
+
+
+@dataclass
+class ServiceError(Exception):
+    """A failure with a public error code; the HTTP layer renders it as the error envelope."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceError:
+        return cls(data["code"], data["message"], data.get("details") or {})

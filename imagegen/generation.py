@@ -1,0 +1,283 @@
+"""Text-to-image requests: validation of the public request and the plan the worker executes.
+
+The request is seed 004's ImageGenerationRequest plus seed 000's generation controls. A plan
+is the request resolved against one model: real size, seeds, per-call batching, price.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from imagegen import catalog, errors
+from imagegen.errors import ServiceError
+
+MAX_PROMPT_CHARS = 4000
+MAX_IMAGES = 10
+# One credit is one US cent of model cost.
+CREDITS_PER_USD = 100
+
+
+class GenerationRequest(BaseModel):
+    """The body of POST /v1/images/generations."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    prompt: str
+    negative_prompt: str | None = None
+    size: Literal["1024x1024", "1792x1024", "1024x1792"] | None = None
+    width: int | None = Field(default=None, ge=64, le=4096)
+    height: int | None = Field(default=None, ge=64, le=4096)
+    quality: Literal["standard", "hd"] = "standard"
+    style: Literal["vivid", "natural"] = "vivid"
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    model: str | None = Field(default=None, max_length=200)
+    seed: int | None = Field(default=None, ge=0)
+    cfg_scale: float | None = None
+    steps: int | None = None
+    style_preset: str | None = Field(default=None, max_length=100)
+    chat_id: str | None = Field(default=None, max_length=200)
+    user_tags: list[str] = Field(default_factory=list, max_length=50)
+    description: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    async_: bool = Field(default=False, alias="async")
+
+    @field_validator("cfg_scale", mode="before")
+    @classmethod
+    def _cfg_scale_number(cls, value: Any) -> Any:
+        # JSON has one number type: accept 7 as well as 7.0, but not true/false.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+    @field_validator("user_tags")
+    @classmethod
+    def _tags_short(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not tag.strip() or len(tag) > 100:
+                raise ValueError("each tag must be 1-100 characters")
+        return tags
+
+
+def parse_request(body: Any) -> GenerationRequest:
+    """Validate a JSON body, turning every problem into a public error code."""
+    if not isinstance(body, dict):
+        raise ServiceError(errors.INVALID_PARAMETERS, "the request body must be a JSON object")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ServiceError(
+            errors.INVALID_PROMPT,
+            "prompt is required and must be a non-empty string",
+            {"prompt_issues": ["missing or empty"]},
+        )
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
+            {"limit": MAX_PROMPT_CHARS, "length": len(prompt)},
+        )
+    try:
+        return GenerationRequest.model_validate(body)
+    except ValidationError as exc:
+        issues = [
+            {"field": ".".join(str(p) for p in e["loc"]), "issue": e["msg"]} for e in exc.errors()
+        ]
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            "invalid parameters: " + "; ".join(f"{i['field']}: {i['issue']}" for i in issues),
+            {"invalid_parameters": issues},
+        ) from None
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One InvokeModel call: its seed and how many images it returns."""
+
+    seed: int
+    count: int
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    model_id: str
+    requested_model: str
+    model_note: str | None
+    prompt: str
+    negative_prompt: str | None
+    width: int
+    height: int
+    aspect_ratio: str | None
+    quality: str
+    style: str
+    style_preset: str | None
+    seed: int
+    cfg_scale: float | None
+    steps: int | None
+    n: int
+    price_per_image_usd: float
+
+    @property
+    def spec(self) -> catalog.ModelSpec:
+        return catalog.MODELS[self.model_id]
+
+    @property
+    def premium(self) -> bool:
+        if self.spec.family == "stability-sdxl":
+            return (self.steps or 0) > 50
+        return self.quality == "hd"
+
+    def calls(self) -> list[ModelCall]:
+        """Split n images into calls; seeds go seed, seed+1, ... across the images."""
+        per_call = self.spec.max_images_per_call
+        calls = []
+        offset = 0
+        while offset < self.n:
+            count = min(per_call, self.n - offset)
+            calls.append(ModelCall(self.seed + offset, count))
+            offset += count
+        return calls
+
+    def cost(self) -> dict[str, float]:
+        price = round(self.price_per_image_usd * self.n, 4)
+        return {"credits_used": round(price * CREDITS_PER_USD, 2), "price_usd": price}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationPlan:
+        return cls(**data)
+
+
+def _invalid(message: str, **details: Any) -> ServiceError:
+    return ServiceError(errors.INVALID_PARAMETERS, message, details)
+
+
+def plan_generation(request: GenerationRequest, default_model: str) -> GenerationPlan:
+    """Resolve a valid request against its model, or say precisely what the model can't do."""
+    requested = request.model or default_model
+    spec, note = catalog.resolve(requested)
+    if spec is None:
+        raise _invalid(
+            f"unknown model {requested!r}",
+            allowed_models=sorted([*catalog.MODELS, *catalog.ALIASES]),
+        )
+    if catalog.TEXT_TO_IMAGE not in spec.tasks:
+        raise _invalid(f"{spec.model_id} does not do text-to-image")
+
+    if len(request.prompt) > spec.max_prompt_chars:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"prompt is {len(request.prompt)} characters; "
+            f"{spec.model_id} accepts at most {spec.max_prompt_chars}",
+            {"limit": spec.max_prompt_chars, "length": len(request.prompt), "model": spec.model_id},
+        )
+    negative = request.negative_prompt or None  # "" means none: never sent to the model
+    if negative is not None and len(negative) > spec.max_negative_prompt_chars:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"negative_prompt is {len(negative)} characters; "
+            f"{spec.model_id} accepts at most {spec.max_negative_prompt_chars}",
+            {
+                "limit": spec.max_negative_prompt_chars,
+                "length": len(negative),
+                "model": spec.model_id,
+                "field": "negative_prompt",
+            },
+        )
+
+    width, height = _size(request, spec)
+    aspect_ratio = spec.aspect_ratio_for(width, height) if spec.family == "stability-v2" else None
+
+    if request.cfg_scale is not None:
+        if spec.cfg_scale_range is None:
+            raise _invalid(f"{spec.model_id} has no cfg_scale control", parameter="cfg_scale")
+        low, high = spec.cfg_scale_range
+        if not low <= request.cfg_scale <= high:
+            raise _invalid(
+                f"cfg_scale must be between {low} and {high} for {spec.model_id}",
+                parameter="cfg_scale",
+                min=low,
+                max=high,
+            )
+    steps = request.steps
+    if steps is not None:
+        if spec.steps_range is None:
+            raise _invalid(f"{spec.model_id} has no steps control", parameter="steps")
+        low_steps, high_steps = spec.steps_range
+        if not low_steps <= steps <= high_steps:
+            raise _invalid(
+                f"steps must be between {low_steps} and {high_steps} for {spec.model_id}",
+                parameter="steps",
+                min=low_steps,
+                max=high_steps,
+            )
+    elif spec.steps_range is not None:
+        steps = 50 if request.quality == "hd" else 30
+
+    style_preset = request.style_preset
+    if style_preset is not None:
+        if style_preset not in spec.style_presets:
+            raise _invalid(
+                f"style_preset {style_preset!r} is not available on {spec.model_id}",
+                parameter="style_preset",
+                allowed=list(spec.style_presets),
+            )
+    elif request.style == "natural":
+        style_preset = spec.natural_style_preset
+
+    seed = request.seed if request.seed is not None else secrets.randbelow(spec.seed_max - 9)
+    if seed + request.n - 1 > spec.seed_max:
+        raise _invalid(
+            f"seed must be at most {spec.seed_max - request.n + 1} for n={request.n} on "
+            f"{spec.model_id} (images use seed, seed+1, ...)",
+            parameter="seed",
+            max=spec.seed_max - request.n + 1,
+        )
+
+    plan = GenerationPlan(
+        model_id=spec.model_id,
+        requested_model=requested,
+        model_note=note,
+        prompt=request.prompt,
+        negative_prompt=negative,
+        width=width,
+        height=height,
+        aspect_ratio=aspect_ratio,
+        quality=request.quality,
+        style=request.style,
+        style_preset=style_preset,
+        seed=seed,
+        cfg_scale=request.cfg_scale,
+        steps=steps,
+        n=request.n,
+        price_per_image_usd=0.0,
+    )
+    price = spec.price_per_image(width, height, plan.premium)
+    return GenerationPlan(**{**plan.to_dict(), "price_per_image_usd": price})
+
+
+def _size(request: GenerationRequest, spec: catalog.ModelSpec) -> tuple[int, int]:
+    if (request.width is None) != (request.height is None):
+        raise _invalid("width and height must be given together", parameter="width/height")
+    if request.width is not None and request.height is not None:
+        if request.size is not None:
+            raise _invalid("give either size or width/height, not both", parameter="size")
+        if not spec.allows_size(request.width, request.height):
+            details: dict[str, Any] = {
+                "model": spec.model_id,
+                "allowed_sizes": spec.allowed_sizes(),
+            }
+            if spec.size_rule is not None:
+                details["size_rule"] = spec.size_rule.describe()
+            raise ServiceError(
+                errors.INVALID_IMAGE_SIZE,
+                f"{request.width}x{request.height} is not a size {spec.model_id} supports",
+                details,
+            )
+        return request.width, request.height
+    # The seed's sizes map to the closest size the model really makes.
+    return spec.size_for(*catalog.SEED_SIZES[request.size or "1024x1024"])

@@ -1,0 +1,50 @@
+"""Checks what a model returned and makes the thumbnail, with Pillow."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from imagegen import errors
+from imagegen.errors import ServiceError
+
+THUMBNAIL_MAX_SIDE = 256
+FORMATS = {
+    "PNG": ("png", "image/png"),
+    "JPEG": ("jpeg", "image/jpeg"),
+    "WEBP": ("webp", "image/webp"),
+}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    data: bytes
+    width: int
+    height: int
+    format: str  # png | jpeg | webp
+    content_type: str
+    thumbnail: bytes
+
+
+def check_and_thumbnail(data: bytes) -> CheckedImage:
+    """Decode the image fully (a truncated one fails here, not in a client) and thumbnail it."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.format not in FORMATS:
+                raise ServiceError(
+                    errors.GENERATION_FAILED, f"the model returned an unexpected {image.format}"
+                )
+            fmt, content_type = FORMATS[image.format]
+            width, height = image.size
+            thumb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            thumb.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+            out = io.BytesIO()
+            thumb.save(out, format="WEBP", quality=80)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ServiceError(
+            errors.GENERATION_FAILED, "the model returned an unreadable image"
+        ) from exc
+    return CheckedImage(data, width, height, fmt, content_type, out.getvalue())

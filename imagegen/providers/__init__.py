@@ -1,0 +1,1 @@
+"""Model providers: Bedrock request bodies and response parsing per model family."""

@@ -1,0 +1,151 @@
+"""Request builders and response parsers for each Bedrock image model family.
+
+Written from AWS's model parameter pages (docs/models.md). Optional fields without a value are
+left out of the body entirely: Bedrock rejects empty strings such as negativeText "".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from imagegen import errors
+from imagegen.errors import ServiceError
+from imagegen.generation import GenerationPlan, ModelCall
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One image a model returned, with the seed of the call that made it."""
+
+    data: bytes
+    seed: int
+
+
+def build_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+    family = plan.spec.family
+    if family == "stability-sdxl":
+        return _sdxl_body(plan, call)
+    if family == "stability-v2":
+        return _stability_v2_body(plan, call)
+    if family in ("titan", "nova"):
+        return _amazon_body(plan, call)
+    raise ValueError(f"no request builder for family {family!r}")
+
+
+def parse_response(plan: GenerationPlan, call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
+    family = plan.spec.family
+    if family == "stability-sdxl":
+        return _sdxl_parse(call, body)
+    if family == "stability-v2":
+        return _stability_v2_parse(call, body)
+    return _amazon_parse(call, body)
+
+
+def _sdxl_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+    prompts = [{"text": plan.prompt, "weight": 1.0}]
+    if plan.negative_prompt:
+        prompts.append({"text": plan.negative_prompt, "weight": -1.0})
+    body: dict[str, Any] = {
+        "text_prompts": prompts,
+        "width": plan.width,
+        "height": plan.height,
+        "seed": call.seed,
+        "samples": call.count,
+        "steps": plan.steps,
+    }
+    if plan.cfg_scale is not None:
+        body["cfg_scale"] = plan.cfg_scale
+    if plan.style_preset:
+        body["style_preset"] = plan.style_preset
+    return body
+
+
+def _sdxl_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
+    artifacts = body.get("artifacts") or []
+    if not artifacts:
+        raise ServiceError(errors.GENERATION_FAILED, "the model returned no image")
+    found = []
+    for artifact in artifacts:
+        reason = artifact.get("finishReason")
+        if reason == "CONTENT_FILTERED":
+            raise ServiceError(
+                errors.UNSAFE_PROMPT,
+                "the model's content filter blocked this generation",
+                {"safety_issues": ["output blocked by the model's content filter"]},
+            )
+        if reason not in (None, "SUCCESS"):
+            raise ServiceError(errors.GENERATION_FAILED, f"the model finished with {reason}")
+        found.append(Artifact(_decode(artifact.get("base64")), artifact.get("seed", call.seed)))
+    return found
+
+
+def _stability_v2_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "prompt": plan.prompt,
+        "aspect_ratio": plan.aspect_ratio,
+        "seed": call.seed,
+        "output_format": "png",
+    }
+    if plan.negative_prompt:
+        body["negative_prompt"] = plan.negative_prompt
+    return body
+
+
+def _stability_v2_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
+    reasons = [r for r in body.get("finish_reasons") or [] if r]
+    if reasons:
+        raise ServiceError(
+            errors.UNSAFE_PROMPT,
+            "the model's content filter blocked this generation",
+            {"safety_issues": reasons},
+        )
+    images = body.get("images") or []
+    if not images:
+        raise ServiceError(errors.GENERATION_FAILED, "the model returned no image")
+    seeds = body.get("seeds") or []
+    return [
+        Artifact(_decode(image), seeds[i] if i < len(seeds) else call.seed)
+        for i, image in enumerate(images)
+    ]
+
+
+def _amazon_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+    params: dict[str, Any] = {"text": plan.prompt}
+    if plan.negative_prompt:
+        params["negativeText"] = plan.negative_prompt
+    if plan.style_preset:  # Nova only: Titan's catalogue entry has no presets
+        params["style"] = plan.style_preset
+    config: dict[str, Any] = {
+        "numberOfImages": call.count,
+        "width": plan.width,
+        "height": plan.height,
+        "seed": call.seed,
+        "quality": "premium" if plan.quality == "hd" else "standard",
+    }
+    if plan.cfg_scale is not None:
+        config["cfgScale"] = plan.cfg_scale
+    return {"taskType": "TEXT_IMAGE", "textToImageParams": params, "imageGenerationConfig": config}
+
+
+def _amazon_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
+    if body.get("error"):
+        raise ServiceError(errors.GENERATION_FAILED, f"the model reported: {body['error']}")
+    images = body.get("images") or []
+    if not images:
+        raise ServiceError(errors.GENERATION_FAILED, "the model returned no image")
+    # Titan and Nova report one seed per call, not per image.
+    return [Artifact(_decode(image), call.seed) for image in images]
+
+
+def _decode(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ServiceError(errors.GENERATION_FAILED, "the model returned no image data")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ServiceError(
+            errors.GENERATION_FAILED, "the model returned malformed image data"
+        ) from exc

@@ -1,0 +1,39 @@
+"""Builds the adapters from settings: the one place that knows which backend is in use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from imagegen.config import Settings, url_signing_secret
+from imagegen.jobqueue import JobQueue
+from imagegen.signing import UrlSigner
+from imagegen.storage.blobs import BlobStore, DiskBlobStore
+from imagegen.storage.repository import Repository
+from imagegen.storage.sqlite import SqliteRepository
+
+
+@dataclass
+class Services:
+    settings: Settings
+    repository: Repository
+    blobs: BlobStore
+    signer: UrlSigner
+    redis: Redis
+    queue: JobQueue
+
+
+def build_services(settings: Settings) -> Services:
+    signer = UrlSigner(
+        url_signing_secret(settings), settings.public_base_url, settings.signed_url_ttl_seconds
+    )
+    redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    return Services(
+        settings=settings,
+        repository=SqliteRepository(settings.database_path),
+        blobs=DiskBlobStore(settings.blob_dir, signer),
+        signer=signer,
+        redis=redis,
+        queue=JobQueue(redis, settings.job_timeout_seconds),
+    )

@@ -1,0 +1,1 @@
+"""Storage adapters: the repository of records and the blob store of image files."""

@@ -1,0 +1,65 @@
+"""The blob store interface and its on-disk implementation.
+
+Keys are laid out as <tenant>/<kind>/<yyyy>/<mm>/<dd>/<image id>.<ext> so that storage
+lifecycle rules can target a tenant or a kind. Clients never get a key: they get a signed,
+expiring URL (here served by the API's files route; on S3 a presigned GET).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from imagegen.signing import UrlSigner
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def signed_url(self, key: str) -> str: ...
+
+
+def blob_key(tenant_id: str, kind: str, created_at: str, name: str) -> str:
+    """created_at is our ISO timestamp; its date becomes the folder."""
+    year, month, day = created_at[:10].split("-")
+    return f"{tenant_id}/{kind}/{year}/{month}/{day}/{name}"
+
+
+class DiskBlobStore:
+    def __init__(self, root: Path, signer: UrlSigner) -> None:
+        self._root = root.resolve()
+        self._signer = signer
+
+    def path_of(self, key: str) -> Path:
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root):
+            raise ValueError(f"blob key escapes the store: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self.path_of(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self.path_of(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)
+
+    def signed_url(self, key: str) -> str:
+        return self._signer.sign(key)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole service locally: Redis, the local model endpoint, the RQ worker and the API.
+# Started by `make run`; Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+export IMAGEGEN_DATA_DIR="${IMAGEGEN_DATA_DIR:-$PWD/var}"
+export IMAGEGEN_REDIS_URL="${IMAGEGEN_REDIS_URL:-redis://127.0.0.1:6379/0}"
+mkdir -p "$IMAGEGEN_DATA_DIR"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+redis_port=$($PY -c "from urllib.parse import urlsplit; import os; print(urlsplit(os.environ['IMAGEGEN_REDIS_URL']).port or 6379)")
+if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+  echo "starting redis-server on port $redis_port"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$IMAGEGEN_DATA_DIR" \
+    --save "" --appendonly yes --maxmemory-policy noeviction >"$IMAGEGEN_DATA_DIR/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+if [ -z "${AWS_ENDPOINT_URL_BEDROCK_RUNTIME:-}" ]; then
+  port="${LOCALBEDROCK_PORT:-8010}"
+  echo "starting the local model endpoint on port $port (set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to use Bedrock)"
+  export LOCALBEDROCK_LATENCY_MS="${LOCALBEDROCK_LATENCY_MS:-300}"
+  $PY -m localbedrock --host 127.0.0.1 --port "$port" &
+  pids+=($!)
+  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME="http://127.0.0.1:$port"
+  # The local endpoint ignores credentials, but boto3 refuses to sign without some.
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+fi
+
+$PY -m imagegen.cli bootstrap-key
+$PY -m worker &
+pids+=($!)
+echo "serving the API at http://${IMAGEGEN_BIND:-127.0.0.1:8000} (docs at /docs)"
+.venv/bin/gunicorn -c gunicorn.conf.py app.wsgi:app &
+pids+=($!)
+wait -n
