@@ -1,0 +1,190 @@
+"""Fixtures that run the real parts: redis-server, the local model endpoint, the RQ worker
+process and the API under gunicorn, all on loopback ports of their own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (requests.ConnectionError, OSError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def start_process(args: list[str], env: dict[str, str], log_path: Path) -> Process:
+    handle = open(log_path, "wb")  # noqa: SIM115 - the child writes to it for its whole life
+    popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+    handle.close()
+    return Process(popen, log_path)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = shutil.which("redis-server")
+    assert server, "redis-server must be installed (apt-get install redis-server)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = start_process(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        dict(os.environ),
+        workdir / "redis.log",
+    )
+
+    def ping() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    wait_until(ping, what="redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    process.stop()
+
+
+def start_localbedrock(
+    workdir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[str, Process]:
+    port = free_port()
+    env = {**os.environ, "LOCALBEDROCK_SLOW_SECONDS": "4", **(extra_env or {})}
+    process = start_process(
+        [PYTHON, "-m", "localbedrock", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        workdir / f"localbedrock-{port}.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(f"{url}/_local/health", timeout=1).ok, what="localbedrock")
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def model_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Some latency, as a real model has, so that concurrent calls visibly overlap.
+    url, process = start_localbedrock(
+        tmp_path_factory.mktemp("localbedrock"), {"LOCALBEDROCK_LATENCY_MS": "300"}
+    )
+    yield url
+    process.stop()
+
+
+@dataclass
+class Stack:
+    """A running API + worker sharing one data directory, Redis and model endpoint."""
+
+    base_url: str
+    model_endpoint: str
+    data_dir: Path
+    env: dict[str, str]
+    api: Process
+    worker: Process
+
+
+def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IMAGEGEN_DATA_DIR": str(data_dir),
+        "IMAGEGEN_REDIS_URL": redis_url,
+        "IMAGEGEN_BIND": f"127.0.0.1:{api_port}",
+        "IMAGEGEN_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+        "IMAGEGEN_SYNC_WAIT_SECONDS": "20",
+        "IMAGEGEN_WORKER_CONCURRENCY": "2",
+        "IMAGEGEN_BEDROCK_MAX_ATTEMPTS": "3",
+        "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS": "0.05",
+        "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "2",
+        "GUNICORN_WORKERS": "1",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, model_endpoint: str
+) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("data")
+    api_port = free_port()
+    env = service_env(data_dir, redis_url, model_endpoint, api_port)
+    worker = start_process([PYTHON, "-m", "worker"], env, data_dir / "worker.log")
+    api = start_process(
+        [GUNICORN, "-c", "gunicorn.conf.py", "app.wsgi:app"], env, data_dir / "api.log"
+    )
+    base_url = f"http://127.0.0.1:{api_port}"
+    wait_until(lambda: requests.get(f"{base_url}/healthz", timeout=1).ok, what="the API")
+    yield Stack(base_url, model_endpoint, data_dir, env, api, worker)
+    api.stop()
+    worker.stop()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    user_id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def make_tenant(stack: Stack, tenant_id: str, user_id: str) -> Tenant:
+    from imagegen import keys
+    from imagegen.storage.sqlite import SqliteRepository
+
+    repo = SqliteRepository(stack.data_dir / "imagegen.sqlite3")
+    return Tenant(tenant_id, user_id, keys.create_key(repo, tenant_id, user_id))
+
+
+@pytest.fixture(scope="session")
+def tenant(stack: Stack) -> Tenant:
+    return make_tenant(stack, "tenant-a", "alice")
+
+
+@pytest.fixture(scope="session")
+def other_tenant(stack: Stack) -> Tenant:
+    return make_tenant(stack, "tenant-b", "bob")
