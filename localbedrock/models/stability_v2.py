@@ -1,0 +1,157 @@
+"""Stability AI SD3.5 Large, Stable Image Core and Stable Image Ultra, text-to-image.
+
+Fields and limits per model, from the AWS Bedrock user guide pages
+"Stability.ai Stable Diffusion 3.5 Large" (model-parameters-diffusion-3-5-large.html),
+"Stable Image Core request and response"
+(model-parameters-diffusion-stable-image-core-text-image-request-response.html) and
+"Stable Image Ultra request and response"
+(model-parameters-diffusion-stable-ultra-text-image-request-response.html):
+
+* prompt: required, 0-10,000 characters; negative_prompt: at most 10,000 characters.
+* aspect_ratio: 16:9, 1:1, 21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21 (default 1:1).
+* seed: 0 or absent = random; max 4294967294 for SD3.5, 4294967295 for Core and Ultra.
+* output_format: jpeg | png | webp for SD3.5, jpeg | png for Core and Ultra (default png).
+* mode: text-to-image | image-to-image for SD3.5, text-to-image for Core and Ultra.
+* style_preset: Core only (17 presets).
+
+The pages give outputs of about one megapixel, 640-1,536 px per side; the pixel size for
+each aspect ratio is the standard Stability 1 MP table below.  Image-to-image (``image``,
+``strength``, ``mode: image-to-image``) is recognised but not emulated yet.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from localbedrock.models.base import (
+    GenerationJob,
+    ModelHandler,
+    check_keys,
+    dispatch,
+    expect_object,
+    get_int,
+    get_string,
+    not_supported,
+    seeds_from,
+)
+from localbedrock.models.stability_sdxl import STYLE_PRESETS
+
+ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
+    "16:9": (1344, 768),
+    "1:1": (1024, 1024),
+    "21:9": (1536, 640),
+    "2:3": (832, 1216),
+    "3:2": (1216, 832),
+    "4:5": (896, 1088),
+    "5:4": (1088, 896),
+    "9:16": (768, 1344),
+    "9:21": (640, 1536),
+}
+PROMPT_MAX = 10_000
+FILTERED_REASON = "Filter reason: prompt"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What one Stability v2 model accepts for text-to-image."""
+
+    seed_max: int
+    output_formats: tuple[str, ...]
+    modes: tuple[str, ...]
+    has_style_preset: bool
+    image_to_image: bool  # accepts image + strength (recognised, not emulated yet)
+
+
+class _StabilityV2(ModelHandler):
+    """Shared request/response handling; subclasses only declare their ``spec``."""
+
+    spec: ClassVar[_Spec]
+
+    def parse(self, body: Any) -> GenerationJob:
+        root = expect_object(body, "#")
+        if self.spec.image_to_image and ("image" in root or "strength" in root):
+            raise not_supported("Image-to-image (image, strength)")
+        mode = get_string(root, "mode", "#")
+        tasks: dict[str, Callable[[], GenerationJob] | None] = {
+            name: None for name in self.spec.modes
+        }
+        tasks["text-to-image"] = lambda: self._text_to_image(root)
+        return dispatch("text-to-image" if mode is None else mode, tasks, "#/mode")
+
+    def _text_to_image(self, root: dict[str, Any]) -> GenerationJob:
+        allowed = ["prompt", "negative_prompt", "aspect_ratio", "seed", "output_format", "mode"]
+        if self.spec.has_style_preset:
+            allowed.append("style_preset")
+        check_keys(root, "#", allowed, required=("prompt",))
+        prompt = get_string(root, "prompt", "#", max_len=PROMPT_MAX) or ""
+        negative = get_string(root, "negative_prompt", "#", max_len=PROMPT_MAX)
+        ratio = get_string(root, "aspect_ratio", "#", enum=ASPECT_RATIO_SIZES) or "1:1"
+        fmt = get_string(root, "output_format", "#", enum=self.spec.output_formats) or "png"
+        style = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
+        seed = get_int(root, "seed", "#", minimum=0, maximum=self.spec.seed_max)
+        used_seed = seed if seed else secrets.randbelow(self.spec.seed_max) + 1
+        width, height = ASPECT_RATIO_SIZES[ratio]
+        return GenerationJob(
+            prompt=prompt,
+            negative_prompt=negative,
+            requested_seed=seed,
+            seeds=seeds_from(used_seed, 1),
+            width=width,
+            height=height,
+            style=style,
+            output_format=fmt,
+        )
+
+    def respond(self, job: GenerationJob, images: list[bytes]) -> dict[str, Any]:
+        return {
+            "seeds": list(job.seeds),
+            "finish_reasons": [None] * len(images),
+            "images": [base64.b64encode(image).decode("ascii") for image in images],
+        }
+
+    def filtered(self, job: GenerationJob, placeholder: Callable[[], bytes]) -> dict[str, Any]:
+        # The documented shape of a filtered answer: a 200 with only the finish reason.
+        return {"finish_reasons": [FILTERED_REASON]}
+
+
+class StableDiffusion35Large(_StabilityV2):
+    """``stability.sd3-5-large-v1:0``."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.sd3-5-large-v1:0",)
+    spec: ClassVar[_Spec] = _Spec(
+        seed_max=4294967294,
+        output_formats=("jpeg", "png", "webp"),
+        modes=("text-to-image", "image-to-image"),
+        has_style_preset=False,
+        image_to_image=True,
+    )
+
+
+class StableImageCore(_StabilityV2):
+    """``stability.stable-image-core-v1:1``."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-image-core-v1:1",)
+    spec: ClassVar[_Spec] = _Spec(
+        seed_max=4294967295,
+        output_formats=("jpeg", "png"),
+        modes=("text-to-image",),
+        has_style_preset=True,
+        image_to_image=False,
+    )
+
+
+class StableImageUltra(_StabilityV2):
+    """``stability.stable-image-ultra-v1:1``."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-image-ultra-v1:1",)
+    spec: ClassVar[_Spec] = _Spec(
+        seed_max=4294967295,
+        output_formats=("jpeg", "png"),
+        modes=("text-to-image",),
+        has_style_preset=False,
+        image_to_image=True,
+    )

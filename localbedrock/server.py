@@ -1,0 +1,202 @@
+"""Flask app speaking Bedrock runtime's InvokeModel REST protocol, plus test introspection.
+
+Errors follow the rest-json protocol botocore parses: a JSON body ``{"message": ...}``, the
+error name in the ``x-amzn-ErrorType`` header and the status the service model declares
+for it, so ``ClientError.response["Error"]["Code"]`` and the modeled
+``client.exceptions.<Name>`` classes come out as they do against AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from localbedrock.faults import Faults, Settings
+from localbedrock.models import BedrockError, GenerationJob, ModelHandler, resolve
+from localbedrock.render import render_image
+
+logger = logging.getLogger("localbedrock")
+
+RECORD_LIMIT = 500
+_BASE64_ELIDE_OVER = 200
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_JSON_TYPES = ("application/json", "*/*")
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload), status=status, headers=headers, mimetype="application/json"
+    )
+
+
+def error_response(error: BedrockError) -> Response:
+    """The HTTP answer botocore turns back into ``error.name`` with ``error.message``."""
+    return _json(
+        error.status,
+        {"message": error.message},
+        {"x-amzn-ErrorType": error.name},
+    )
+
+
+def elide_base64(value: Any) -> Any:
+    """``value`` with every base64-looking string over 200 chars replaced by its size."""
+    if isinstance(value, dict):
+        return {key: elide_base64(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [elide_base64(item) for item in value]
+    if isinstance(value, str) and len(value) > _BASE64_ELIDE_OVER:
+        compact = value.replace("\r", "").replace("\n", "")
+        if _BASE64.match(compact):
+            return f"<base64:{len(compact) * 3 // 4 - compact.count('=')} bytes>"
+    return value
+
+
+class CallLog:
+    """The last ``RECORD_LIMIT`` invoke calls, accepted or rejected, for tests to inspect."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: deque[dict[str, Any]] = deque(maxlen=RECORD_LIMIT)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._calls.append(entry)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._calls)
+
+    def clear(self) -> int:
+        with self._lock:
+            count = len(self._calls)
+            self._calls.clear()
+            return count
+
+
+def _check_media_types() -> None:
+    for header, label in (("Content-Type", "content type"), ("Accept", "accept type")):
+        value = request.headers.get(header, "").split(";")[0].strip().lower()
+        if value and value not in _JSON_TYPES:
+            raise BedrockError(
+                "ValidationException",
+                f"The provided {label} {value} is not supported; use application/json.",
+            )
+
+
+def _parse_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BedrockError(
+            "ValidationException",
+            "Malformed input request, please reformat your input and try again.",
+        ) from None
+
+
+def _generate(
+    faults: Faults, model_id: str, handler: ModelHandler, job: GenerationJob
+) -> dict[str, Any]:
+    faults.for_prompt(job.prompt, job.requested_seed)
+    render = partial(
+        render_image,
+        model_id=model_id,
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        width=job.width,
+        height=job.height,
+        style=job.style,
+        output_format=job.output_format,
+    )
+    if faults.is_filtered(job.prompt):
+        return handler.filtered(job, lambda: render(seed=job.seeds[0], blurred=True))
+    return handler.respond(job, [render(seed=seed) for seed in job.seeds])
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The localbedrock WSGI app; ``settings`` defaults to the ``LOCALBEDROCK_*`` env vars."""
+    faults = Faults(settings or Settings.from_env(os.environ))
+    calls = CallLog()
+    app = Flask("localbedrock")
+
+    @app.post("/model/<path:model_id>/invoke")
+    def invoke(model_id: str) -> Response:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        raw = request.get_data()
+        body: Any = raw.decode("utf-8", errors="replace")
+        try:
+            faults.before_call()
+            base_model_id, handler = resolve(model_id)
+            _check_media_types()
+            body = _parse_body(raw)
+            job = handler.parse(body)
+            response = _json(200, _generate(faults, base_model_id, handler, job))
+            error_type = None
+        except BedrockError as error:
+            response, error_type = error_response(error), error.name
+        except Exception:
+            logger.exception("unexpected failure handling %s", request_id)
+            error = BedrockError(
+                "InternalServerException",
+                "The server encountered an internal error while processing the request.",
+            )
+            response, error_type = error_response(error), error.name
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        response.headers["x-amzn-RequestId"] = request_id
+        calls.add(
+            {
+                "request_id": request_id,
+                "time": datetime.now(UTC).isoformat(),
+                "model_id": model_id,
+                "body": elide_base64(body),
+                "status": response.status_code,
+                "error_type": error_type,
+                "latency_ms": latency_ms,
+            }
+        )
+        logger.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "model": model_id,
+                    "status": response.status_code,
+                    "error_type": error_type,
+                    "latency_ms": latency_ms,
+                }
+            )
+        )
+        return response
+
+    @app.get("/_local/health")
+    def health() -> Response:
+        return _json(200, {"status": "ok"})
+
+    @app.get("/_local/requests")
+    def list_requests() -> Response:
+        return _json(200, {"requests": calls.snapshot()})
+
+    @app.delete("/_local/requests")
+    def clear_requests() -> Response:
+        return _json(200, {"cleared": calls.clear()})
+
+    @app.errorhandler(HTTPException)
+    def unknown_route(error: HTTPException) -> Response:
+        return _json(
+            error.code or 404,
+            {"message": f"{request.method} {request.path} is not a localbedrock operation."},
+            {"x-amzn-ErrorType": "UnknownOperationException"},
+        )
+
+    return app

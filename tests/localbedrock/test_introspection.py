@@ -1,0 +1,100 @@
+"""/_local/requests records every call, elides base64, clears; stderr gets one line per call."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from localbedrock import Settings, create_app
+from localbedrock.server import RECORD_LIMIT
+
+NOVA = "amazon.nova-canvas-v1:0"
+SD35 = "stability.sd3-5-large-v1:0"
+
+
+def test_accepted_and_rejected_calls_are_recorded_newest_last(
+    endpoint: Any, client: Any, invoke: Any, invoke_error: Any, body_for: Any
+) -> None:
+    endpoint.local("DELETE", "/_local/requests")
+    invoke(SD35, body_for(SD35, "recorded", seed=4))
+    invoke_error(SD35, {"prompt": "ok", "seed": -1}, "ValidationException")
+    invoke_error("no.such-model", {"prompt": "x"}, "ValidationException")
+    invoke_error(NOVA, body_for(NOVA, "trigger-timeout"), "ModelTimeoutException")
+
+    calls = endpoint.recorded()
+
+    assert [(c["model_id"], c["status"], c["error_type"]) for c in calls] == [
+        (SD35, 200, None),
+        (SD35, 400, "ValidationException"),
+        ("no.such-model", 400, "ValidationException"),
+        (NOVA, 408, "ModelTimeoutException"),
+    ]
+    assert calls[0]["body"] == {"prompt": "recorded", "seed": 4}
+    assert calls[3]["body"] == body_for(NOVA, "trigger-timeout")
+    assert all(c["request_id"] and c["latency_ms"] >= 0 for c in calls)
+
+
+def test_long_base64_strings_are_elided(endpoint: Any, invoke_error: Any) -> None:
+    endpoint.local("DELETE", "/_local/requests")
+    image = base64.b64encode(bytes(range(256)) * 4).decode("ascii")  # 1024 bytes
+    prompt = "a long prompt " * 30  # long, but not base64
+    body = {
+        "taskType": "INPAINTING",
+        "inPaintingParams": {"image": image, "text": prompt, "maskPrompt": "windows"},
+    }
+    invoke_error(NOVA, body, "ValidationException", "Task INPAINTING is not supported")
+
+    [call] = endpoint.recorded()
+    assert call["body"]["inPaintingParams"] == {
+        "image": "<base64:1024 bytes>",
+        "text": prompt,
+        "maskPrompt": "windows",
+    }
+
+
+def test_unparseable_bodies_are_recorded_as_text(endpoint: Any, client: Any) -> None:
+    endpoint.local("DELETE", "/_local/requests")
+    with pytest.raises(client.exceptions.ValidationException):
+        client.invoke_model(modelId=NOVA, body=b"{not json")
+    assert endpoint.recorded()[-1]["body"] == "{not json"
+
+
+def test_delete_clears_the_record(endpoint: Any, invoke: Any, body_for: Any) -> None:
+    invoke(NOVA, body_for(NOVA, "to be cleared", seed=1))
+    assert endpoint.local("DELETE", "/_local/requests")["cleared"] >= 1
+    assert endpoint.recorded() == []
+
+
+def test_only_the_last_500_calls_are_kept() -> None:
+    http = create_app(Settings()).test_client()
+    for index in range(RECORD_LIMIT + 5):
+        http.post(f"/model/unknown-{index}/invoke", data="{}")
+
+    calls = http.get("/_local/requests").get_json()["requests"]
+
+    assert RECORD_LIMIT == 500
+    assert len(calls) == RECORD_LIMIT
+    assert calls[0]["model_id"] == "unknown-5"
+    assert calls[-1]["model_id"] == f"unknown-{RECORD_LIMIT + 4}"
+
+
+def test_stderr_has_one_json_line_per_call_without_images(
+    endpoint: Any, client: Any, invoke: Any, body_for: Any
+) -> None:
+    result = client.invoke_model(modelId=NOVA, body=json.dumps(body_for(NOVA, "logged", seed=2)))
+    request_id = result["ResponseMetadata"]["RequestId"]
+
+    lines = [json.loads(line) for line in endpoint.log_path.read_text().splitlines()]
+
+    [entry] = [line for line in lines if line.get("request_id") == request_id]
+    assert entry == {
+        "request_id": request_id,
+        "model": NOVA,
+        "status": 200,
+        "error_type": None,
+        "latency_ms": entry["latency_ms"],
+    }
+    assert max(len(line) for line in endpoint.log_path.read_text().splitlines()) < 1000
