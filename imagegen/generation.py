@@ -229,7 +229,8 @@ def plan_generation(request: GenerationRequest, default_model: str) -> Generatio
     elif request.style == "natural":
         style_preset = spec.natural_style_preset
 
-    seed = request.seed if request.seed is not None else secrets.randbelow(spec.seed_max - 9)
+    # A chosen seed is never 0: Stability models read 0 as "pick one yourself".
+    seed = request.seed if request.seed is not None else 1 + secrets.randbelow(spec.seed_max - 10)
     if seed + request.n - 1 > spec.seed_max:
         raise _invalid(
             f"seed must be at most {spec.seed_max - request.n + 1} for n={request.n} on "

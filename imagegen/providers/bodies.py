@@ -91,6 +91,8 @@ def _stability_v2_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
     }
     if plan.negative_prompt:
         body["negative_prompt"] = plan.negative_prompt
+    if plan.style_preset:  # Stable Image Core only: the others' catalogue entries have none
+        body["style_preset"] = plan.style_preset
     return body
 
 

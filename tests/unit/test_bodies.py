@@ -108,3 +108,10 @@ def test_amazon_bad_answers_are_img201(body):
     with pytest.raises(ServiceError) as caught:
         parse_response(plan("amazon.nova-canvas-v1:0"), ModelCall(1, 1), body)
     assert caught.value.code == "IMG201"
+
+
+def test_stable_image_core_takes_a_style_preset():
+    body = build_body(
+        plan("stability.stable-image-core-v1:1", style_preset="anime"), ModelCall(1, 1)
+    )
+    assert body["style_preset"] == "anime"
