@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from imagegen import logs
 from imagegen.config import Settings
@@ -62,6 +62,4 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def services() -> Services:
     """The adapters of the current app."""
-    from flask import current_app
-
     return current_app.extensions["imagegen"]

@@ -11,7 +11,6 @@ PROCESSING = "processing"
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
-FINISHED_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED})
 
 
 def utc_now() -> str:
@@ -51,10 +50,6 @@ class Job:
     retry_count: int = 0
     webhook_url: str | None = None
     webhook_delivered: bool = False
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 @dataclass

@@ -13,7 +13,7 @@ from functools import cache
 from imagegen import errors
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
-from imagegen.generation import GenerationPlan, ModelCall
+from imagegen.generation import GenerationPlan
 from imagegen.imaging import check_and_thumbnail
 from imagegen.logs import log_context
 from imagegen.providers.bedrock import BedrockImageModels
@@ -81,8 +81,7 @@ def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[
     images: list[Image] = []
     try:
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-            futures = {pool.submit(_call, models, plan, call): call for call in calls}
-            pending = set(futures)
+            pending = {pool.submit(models.generate, plan, call) for call in calls}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for future in done:
@@ -100,10 +99,6 @@ def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[
         raise
     images.sort(key=lambda image: image.seed or 0)
     return images
-
-
-def _call(models: BedrockImageModels, plan: GenerationPlan, call: ModelCall) -> list[Artifact]:
-    return models.generate(plan, call)
 
 
 def _store(services: Services, job: Job, plan: GenerationPlan, artifact: Artifact) -> Image:
