@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 help:
 	@echo "make run     - install what is missing and serve the API at http://127.0.0.1:8000"
 	@echo "make test    - run the whole test suite (needs redis-server and chromium)"
-	@echo "make lint    - ruff lint and format check"
+	@echo "make lint    - ruff lint and format check, mypy"
 	@echo "make format  - ruff format and fix"
 
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +44,7 @@ test: install redis chromium lint
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from imagegen import catalog
+
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe; the process must not start."""
@@ -103,6 +105,8 @@ class Settings:
             raise ConfigError("IMAGEGEN_ENV must be 'development' or 'production'")
         if self.worker_concurrency < 1:
             raise ConfigError("IMAGEGEN_WORKER_CONCURRENCY must be at least 1")
+        if catalog.resolve(self.default_model)[0] is None:
+            raise ConfigError(f"IMAGEGEN_DEFAULT_MODEL {self.default_model!r} is not a known model")
         if self.bedrock_max_attempts < 1:
             raise ConfigError("IMAGEGEN_BEDROCK_MAX_ATTEMPTS must be at least 1")
         if self.is_production:

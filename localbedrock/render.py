@@ -20,10 +20,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 SKETCH_MAX_SIDE = 256
 CAPTION_WORDS = 8
-_ENCODE_OPTIONS: dict[str, dict[str, object]] = {
-    "png": {"format": "PNG", "compress_level": 1},
-    "jpeg": {"format": "JPEG", "quality": 90},
-    "webp": {"format": "WEBP", "quality": 80, "method": 0},
+# Pillow format name and encoder options per output_format.
+_ENCODE_OPTIONS: dict[str, tuple[str, dict[str, int]]] = {
+    "png": ("PNG", {"compress_level": 1}),
+    "jpeg": ("JPEG", {"quality": 90}),
+    "webp": ("WEBP", {"quality": 80, "method": 0}),
 }
 
 
@@ -89,5 +90,6 @@ def render_image(
         sketch = sketch.filter(ImageFilter.GaussianBlur(radius=max(sketch_size) / 20))
     image = sketch.resize((width, height), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    image.save(out, **_ENCODE_OPTIONS[output_format])
+    pillow_format, options = _ENCODE_OPTIONS[output_format]
+    image.save(out, pillow_format, **options)
     return out.getvalue()

@@ -148,11 +148,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             response, error_type = error_response(error), error.name
         except Exception:
             logger.exception("unexpected failure handling %s", request_id)
-            error = BedrockError(
+            internal = BedrockError(
                 "InternalServerException",
                 "The server encountered an internal error while processing the request.",
             )
-            response, error_type = error_response(error), error.name
+            response, error_type = error_response(internal), internal.name
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         response.headers["x-amzn-RequestId"] = request_id
         calls.add(

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
 from app import services
@@ -32,7 +33,7 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
 
 
 @bp.post("/images/generations")
-def create_generation():  # type: ignore[no-untyped-def]
+def create_generation() -> ResponseReturnValue:
     svc = services()
     body = request.get_json(silent=True)
     if body is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from app import services
 
@@ -10,7 +11,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     checks = {}
     svc = services()
     try:

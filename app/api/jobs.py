@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from app import services
 from app.auth import require_api_key
@@ -15,7 +16,7 @@ bp.before_request(require_api_key)
 
 
 @bp.get("/jobs/<job_id>")
-def get_job(job_id: str):  # type: ignore[no-untyped-def]
+def get_job(job_id: str) -> ResponseReturnValue:
     svc = services()
     # Another tenant's job is indistinguishable from a missing one.
     job = svc.repository.get_job(g.tenant_id, job_id)

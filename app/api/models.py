@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.auth import require_api_key
 from imagegen import catalog, errors
@@ -13,7 +14,7 @@ bp.before_request(require_api_key)
 
 
 @bp.get("/models")
-def list_models():  # type: ignore[no-untyped-def]
+def list_models() -> ResponseReturnValue:
     return jsonify(
         {
             "models": [spec.describe() for spec in catalog.MODELS.values()],
@@ -26,7 +27,7 @@ def list_models():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/models/<path:model_id>")
-def get_model(model_id: str):  # type: ignore[no-untyped-def]
+def get_model(model_id: str) -> ResponseReturnValue:
     spec, _ = catalog.resolve(model_id)
     if spec is None:
         raise ServiceError(errors.NOT_FOUND, f"no model {model_id!r}")

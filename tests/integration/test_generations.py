@@ -256,3 +256,13 @@ def test_get_one_model_and_an_unknown_one(api):
     missing = api.request("GET", "/v1/models/no.such-model")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_the_worker_runs_jobs_concurrently(api):
+    # Two slow jobs (each held ~2 s by the worker's read timeout) with concurrency 2: the
+    # second starts while the first is still running, not after it.
+    first = api.generate({"prompt": "trigger-slow one", "async": True}).json()["job_id"]
+    second = api.generate({"prompt": "trigger-slow two", "async": True}).json()["job_id"]
+    jobs = [api.wait_for_job(job_id)["job"] for job_id in (first, second)]
+    jobs.sort(key=lambda job: job["started_at"])
+    assert jobs[1]["started_at"] < jobs[0]["completed_at"]
