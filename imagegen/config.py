@@ -50,13 +50,15 @@ class Settings:
     signed_url_ttl_seconds: int
     worker_concurrency: int
     job_timeout_seconds: int
-    bedrock_region: str
+    aws_region: str
     bedrock_max_attempts: int
     bedrock_read_timeout_seconds: float
     bedrock_backoff_base_seconds: float
     bedrock_backoff_cap_seconds: float
     max_request_bytes: int
     log_level: str
+    metrics_namespace: str
+    metrics_interval_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -87,7 +89,7 @@ class Settings:
             signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
             worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 2),
             job_timeout_seconds=_int(env, "IMAGEGEN_JOB_TIMEOUT_SECONDS", 600),
-            bedrock_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
             bedrock_max_attempts=_int(env, "IMAGEGEN_BEDROCK_MAX_ATTEMPTS", 4),
             bedrock_read_timeout_seconds=_float(
                 env, "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS", 120.0
@@ -96,6 +98,8 @@ class Settings:
             bedrock_backoff_cap_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS", 8.0),
             max_request_bytes=_int(env, "IMAGEGEN_MAX_REQUEST_BYTES", 1024 * 1024),
             log_level=env.get("IMAGEGEN_LOG_LEVEL", "INFO").upper(),
+            metrics_namespace=env.get("IMAGEGEN_METRICS_NAMESPACE", ""),
+            metrics_interval_seconds=_float(env, "IMAGEGEN_METRICS_INTERVAL_SECONDS", 60.0),
         )
         settings.check()
         return settings

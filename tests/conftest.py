@@ -111,6 +111,22 @@ def model_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server: a local stand-in for AWS APIs (CloudWatch here) over real HTTP."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("moto")
+    process = start_process(
+        [str(Path(PYTHON).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        dict(os.environ),
+        workdir / "moto.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, what="moto_server")
+    yield url
+    process.stop()
+
+
 @dataclass
 class Stack:
     """A running API + worker sharing one data directory, Redis and model endpoint."""

@@ -16,6 +16,7 @@ from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan
 from imagegen.imaging import check_and_thumbnail
 from imagegen.logs import log_context
+from imagegen.metrics import record_outcome
 from imagegen.providers.bedrock import BedrockImageModels
 from imagegen.providers.bodies import Artifact
 from imagegen.records import Image, Job, utc_now
@@ -53,6 +54,7 @@ def run_generation(job_id: str) -> None:
             log.info("job is not pending; nothing to do", extra={"status": job.status})
             return
         log.info("generation started", extra={"model": job.plan["model_id"], "n": job.plan["n"]})
+        outcome = "failed"
         try:
             images = _generate(services, _models(), job)
         except ServiceError as exc:
@@ -65,8 +67,10 @@ def run_generation(job_id: str) -> None:
         else:
             plan = GenerationPlan.from_dict(job.plan)
             services.repository.complete_job(job_id, images, plan.cost(), utc_now())
+            outcome = "completed"
             log.info("generation completed", extra={"images": len(images)})
         finally:
+            record_outcome(services.redis, outcome)
             services.queue.signal_finished(job_id)
 
 

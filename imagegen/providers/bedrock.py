@@ -45,7 +45,7 @@ CONTENT_FILTER_MARKERS = ("content filters", "content filter")
 def make_client(settings: Settings) -> Any:
     return boto3.client(
         "bedrock-runtime",
-        region_name=settings.bedrock_region,
+        region_name=settings.aws_region,
         config=Config(
             connect_timeout=5,
             read_timeout=settings.bedrock_read_timeout_seconds,

@@ -1,0 +1,74 @@
+"""Queue metrics published to CloudWatch (moto's server), as the worker autoscaling reads them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from redis import Redis
+from rq import Queue
+
+from imagegen.jobqueue import QUEUE_NAME
+from imagegen.metrics import MetricsPublisher, record_outcome
+
+
+@pytest.fixture
+def isolated_redis(redis_url: str):
+    # Database 15: the running worker consumes the queue in database 0.
+    redis = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/15")
+    redis.flushdb()
+    yield redis
+    redis.flushdb()
+
+
+def test_queue_depth_oldest_age_and_outcomes_reach_cloudwatch(isolated_redis, moto_endpoint):
+    queue = Queue(QUEUE_NAME, connection=isolated_redis)
+    for index in range(3):
+        queue.enqueue_call("worker.jobs.run_generation", args=(f"job_{index}",))
+    record_outcome(isolated_redis, "completed")
+    record_outcome(isolated_redis, "completed")
+    record_outcome(isolated_redis, "failed")
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    publisher = MetricsPublisher(isolated_redis, cloudwatch, "ImageGen/test")
+
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    data = {item["MetricName"]: item["Value"] for item in publisher.collect(now=later)}
+    assert data["QueueDepth"] == 3
+    assert 29 <= data["OldestJobAgeSeconds"] <= 40
+    assert (data["JobsCompleted"], data["JobsFailed"]) == (2, 1)
+    # Outcomes are deltas: a second collection does not count them again.
+    again = {item["MetricName"]: item["Value"] for item in publisher.collect()}
+    assert (again["JobsCompleted"], again["JobsFailed"]) == (0, 0)
+
+    record_outcome(isolated_redis, "failed")
+    publisher.publish()
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="ImageGen/test",
+        MetricName="QueueDepth",
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    assert [point["Maximum"] for point in stats["Datapoints"]] == [3.0]
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="ImageGen/test")["Metrics"]}
+    assert names == {"QueueDepth", "OldestJobAgeSeconds", "JobsCompleted", "JobsFailed"}
+
+
+def test_an_empty_queue_has_no_age(isolated_redis):
+    publisher = MetricsPublisher(isolated_redis, cloudwatch=None, namespace="unused")
+    data = {item["MetricName"]: item["Value"] for item in publisher.collect()}
+    assert data["QueueDepth"] == 0
+    assert data["OldestJobAgeSeconds"] == 0.0
+
+
+def test_unknown_outcomes_are_refused(isolated_redis):
+    with pytest.raises(ValueError):
+        record_outcome(isolated_redis, "maybe")
