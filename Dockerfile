@@ -26,6 +26,10 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
 COPY gunicorn.conf.py ./
+# The root filesystem is read-only on ECS; /tmp is the writable volume. Declaring it here
+# makes the mounted volume take the image's /tmp (mode 1777, with the data dir inside).
+RUN install -d -o 10001 -g 10001 /tmp/imagegen
+VOLUME ["/tmp"]
 USER 10001:10001
 EXPOSE 8000
 # No curl in the image: a Python check covers both roles (IMAGEGEN_ROLE=worker checks Redis).
