@@ -17,7 +17,7 @@ locals {
   # these alarms only.
   alarm_arn_pattern = "arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:${var.name}-*"
 
-  sns_kms_key_arn = var.kms_key_arn != null ? var.kms_key_arn : one(aws_kms_key.alarms[*].arn)
+  sns_kms_key_arn = var.create_kms_key ? one(aws_kms_key.alarms[*].arn) : var.kms_key_arn
 
   alb_dimensions = {
     LoadBalancer = var.alb_arn_suffix
@@ -155,9 +155,9 @@ locals {
 
 # CloudWatch publishes to an encrypted topic only with a key whose policy grants it the key;
 # the AWS managed alias/aws/sns key's policy cannot be changed, so without a caller's key the
-# module creates one.
+# module creates one unless told to use the caller's.
 resource "aws_kms_key" "alarms" {
-  count = var.kms_key_arn == null ? 1 : 0
+  count = var.create_kms_key ? 1 : 0
 
   description             = "Encrypts the ${var.name} alarm notification topic"
   enable_key_rotation     = true
@@ -191,7 +191,7 @@ resource "aws_kms_key" "alarms" {
 }
 
 resource "aws_kms_alias" "alarms" {
-  count = var.kms_key_arn == null ? 1 : 0
+  count = var.create_kms_key ? 1 : 0
 
   name          = "alias/${var.name}-alarms"
   target_key_id = aws_kms_key.alarms[0].key_id

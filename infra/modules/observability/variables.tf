@@ -133,14 +133,25 @@ variable "oldest_job_age_threshold_seconds" {
   }
 }
 
+variable "create_kms_key" {
+  description = "Create the alarm topic's KMS key (true), or use kms_key_arn (false). A flag rather than a null check on kms_key_arn, because a key created in the same apply is unknown at plan time."
+  type        = bool
+  default     = true
+}
+
 variable "kms_key_arn" {
-  description = "ARN of a customer managed KMS key for the alarm topic; its key policy must let cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey*. Null creates such a key (the AWS managed alias/aws/sns key cannot be granted to CloudWatch, so alarms could not publish)."
+  description = "ARN of a customer managed KMS key for the alarm topic, used when create_kms_key is false; its key policy must let cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (the AWS managed alias/aws/sns key cannot be granted to CloudWatch, so alarms could not publish)."
   type        = string
   default     = null
 
   validation {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:region:account:key/...)."
+  }
+
+  validation {
+    condition     = var.create_kms_key || var.kms_key_arn != null
+    error_message = "kms_key_arn is required when create_kms_key is false."
   }
 }
 

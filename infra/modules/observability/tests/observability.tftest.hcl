@@ -262,7 +262,8 @@ run "topic_uses_the_given_key" {
   command = apply
 
   variables {
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555"
   }
 
   assert {
@@ -289,4 +290,14 @@ run "rejects_an_arn_as_alb_suffix" {
   }
 
   expect_failures = [var.alb_arn_suffix]
+}
+
+run "a_missing_key_is_refused_when_none_is_created" {
+  command = plan
+
+  variables {
+    create_kms_key = false
+  }
+
+  expect_failures = [var.kms_key_arn]
 }

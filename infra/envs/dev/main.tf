@@ -1,0 +1,38 @@
+# dev: small and cheap. One NAT gateway, one Redis node, one task of each role, HTTP allowed.
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { Project = "imagegen", Environment = "dev" }
+  }
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  name                = "imagegen-dev"
+  environment         = "dev"
+  image_tag           = var.image_tag
+  certificate_arn     = var.certificate_arn
+  allow_http_only     = true
+  az_count            = 2
+  single_nat_gateway  = true
+  interface_endpoints = []
+  deletion_protection = false
+
+  cache_node_type               = "cache.t4g.micro"
+  cache_num_nodes               = 1
+  cache_snapshot_retention_days = 1
+
+  api_cpu          = 512
+  api_memory       = 1024
+  worker_cpu       = 512
+  worker_memory    = 1024
+  api_min_count    = 1
+  api_max_count    = 2
+  worker_min_count = 1
+  worker_max_count = 3
+
+  log_retention_days = 14
+  alarm_emails       = var.alarm_emails
+}

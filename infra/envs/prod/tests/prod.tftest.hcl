@@ -1,0 +1,196 @@
+# What prod must be, checked offline with a mocked AWS provider: highly available Redis with
+# TLS, AUTH and noeviction; HTTPS with deletion protection; a task role allowing exactly what
+# the code calls; workers scaling on backlog; every setting in both task definitions.
+
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_secretsmanager_random_password" {
+    defaults = { random_password = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ01" }
+  }
+  mock_resource "aws_vpc" {
+    defaults = { id = "vpc-0123456789abcdef0" }
+  }
+  mock_resource "aws_subnet" {
+    defaults = { id = "subnet-0123456789abcdef0" }
+  }
+  mock_resource "aws_security_group" {
+    defaults = { id = "sg-0123456789abcdef0" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen-prod-AbCdEf" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/imagegen-prod" }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/imagegen-prod-alb/0123456789abcdef"
+      arn_suffix = "app/imagegen-prod-alb/0123456789abcdef"
+      dns_name   = "imagegen-prod-alb-123456789.us-east-1.elb.amazonaws.com"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/imagegen-prod-api/0123456789abcdef"
+      arn_suffix = "targetgroup/imagegen-prod-api/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/imagegen-prod" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:imagegen-prod" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      id  = "imagegen-prod-alb-logs-123456789012-us-east-1"
+      arn = "arn:aws:s3:::imagegen-prod-alb-logs-123456789012-us-east-1"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:imagegen-prod-alarms" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = {
+      arn  = "arn:aws:ecs:us-east-1:123456789012:cluster/imagegen-prod"
+      name = "imagegen-prod"
+    }
+  }
+}
+
+variables {
+  image_tag       = "0123456789ab"
+  certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abcdef01-2345-6789-abcd-ef0123456789"
+  public_base_url = "https://images.example.com"
+}
+
+run "prod_is_highly_available_and_protected" {
+  command = apply
+
+  assert {
+    condition = (
+      module.stack.cache_settings.multi_az_enabled
+      && module.stack.cache_settings.automatic_failover_enabled
+      && module.stack.cache_settings.num_cache_clusters >= 2
+    )
+    error_message = "prod Redis must be a Multi-AZ replication group with automatic failover."
+  }
+
+  assert {
+    condition = (
+      module.stack.cache_settings.transit_encryption_enabled
+      && module.stack.cache_settings.at_rest_encryption_enabled
+      && module.stack.cache_settings.auth_token_enabled
+    )
+    error_message = "prod Redis must use TLS, encryption at rest and an AUTH token."
+  }
+
+  assert {
+    condition     = module.stack.cache_settings.maxmemory_policy == "noeviction"
+    error_message = "Redis must never evict: an evicted queue key is a lost job."
+  }
+
+  assert {
+    condition     = module.stack.alb_settings.deletion_protection_enabled && module.stack.alb_settings.https_enabled
+    error_message = "prod's load balancer must serve HTTPS and be protected from deletion."
+  }
+
+  assert {
+    condition     = startswith(output.api_url, "https://")
+    error_message = "prod's API URL must be https."
+  }
+}
+
+run "task_role_allows_exactly_what_the_code_calls" {
+  command = apply
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.stack.task_role_policy_json).Statement : s.Action
+    ])) == toset(["bedrock:InvokeModel", "cloudwatch:PutMetricData"])
+    error_message = "The task role may only invoke the models and put metrics (S3/DynamoDB come with the data layer)."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.stack.task_role_policy_json).Statement : s.Resource if contains(flatten([s.Action]), "bedrock:InvokeModel")
+      ])) == toset([
+      for id in [
+        "amazon.nova-canvas-v1:0", "amazon.titan-image-generator-v1", "amazon.titan-image-generator-v2:0",
+        "stability.stable-diffusion-xl-v1", "stability.sd3-5-large-v1:0",
+        "stability.stable-image-core-v1:1", "stability.stable-image-ultra-v1:1",
+      ] : "arn:aws:bedrock:us-east-1::foundation-model/${id}"
+    ])
+    error_message = "bedrock:InvokeModel must cover exactly the seven supported models."
+  }
+}
+
+run "workers_scale_on_backlog_per_task" {
+  command = apply
+
+  assert {
+    condition     = module.stack.worker_scaling_metric_math.e1 == "m1 / m2"
+    error_message = "The worker target must be queue depth divided by running tasks."
+  }
+
+  assert {
+    condition     = module.stack.worker_scaling_metric_math.m1 == "ImageGen/prod/QueueDepth"
+    error_message = "The worker scaling metric must be the QueueDepth the worker publishes."
+  }
+}
+
+run "both_task_definitions_set_every_setting" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      length(setsubtract(
+        keys(module.stack.app_environment),
+        [for pair in jsondecode(definition).environment : pair.name]
+      )) == 0
+    ])
+    error_message = "Every application setting must be in both containers' environment."
+  }
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      toset([for pair in jsondecode(definition).secrets : pair.name]) == toset(module.stack.app_secret_names)
+    ])
+    error_message = "The Redis URL and the URL signing key must come from Secrets Manager in both containers."
+  }
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      length(setintersection(
+        [for pair in jsondecode(definition).environment : pair.name],
+        module.stack.app_secret_names
+      )) == 0
+    ])
+    error_message = "Secrets must never be in plain environment."
+  }
+
+  assert {
+    condition     = module.stack.app_environment.IMAGEGEN_ENV == "production"
+    error_message = "prod must run the application in production mode (refuses unsafe settings)."
+  }
+}

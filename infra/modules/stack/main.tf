@@ -1,0 +1,228 @@
+# The whole service for one environment: network, load balancer, Redis, the API and worker
+# services, their image repository and secrets, and monitoring. The env roots only size it.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  region            = data.aws_region.current.name
+  metrics_namespace = "ImageGen/${var.environment}"
+  app_port          = 8000
+  public_base_url   = coalesce(var.public_base_url, module.alb.api_url)
+
+  # Settings both roles read; secrets travel separately, from Secrets Manager.
+  app_environment = merge({
+    IMAGEGEN_ENV                          = var.certificate_arn == null ? "development" : "production"
+    IMAGEGEN_PUBLIC_BASE_URL              = local.public_base_url
+    IMAGEGEN_DEFAULT_MODEL                = var.default_model
+    IMAGEGEN_DATA_DIR                     = "/tmp/imagegen"
+    IMAGEGEN_SYNC_WAIT_SECONDS            = "60"
+    IMAGEGEN_SIGNED_URL_TTL_SECONDS       = "86400"
+    IMAGEGEN_MAX_REQUEST_BYTES            = "1048576"
+    IMAGEGEN_WORKER_CONCURRENCY           = tostring(var.worker_concurrency)
+    IMAGEGEN_JOB_TIMEOUT_SECONDS          = "600"
+    IMAGEGEN_BEDROCK_MAX_ATTEMPTS         = "4"
+    IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS = "120"
+    IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS = "0.5"
+    IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS  = "8"
+    IMAGEGEN_METRICS_NAMESPACE            = local.metrics_namespace
+    IMAGEGEN_METRICS_INTERVAL_SECONDS     = "60"
+    IMAGEGEN_LOG_LEVEL                    = "INFO"
+    GUNICORN_WORKERS                      = tostring(var.gunicorn_workers)
+    GUNICORN_THREADS                      = tostring(var.gunicorn_threads)
+    AWS_REGION                            = local.region
+  }, var.app_settings)
+
+  app_secrets = {
+    IMAGEGEN_REDIS_URL          = module.cache.redis_url_secret_arn
+    IMAGEGEN_URL_SIGNING_SECRET = aws_secretsmanager_secret.url_signing.arn
+  }
+}
+
+# One customer-managed key encrypts this stack's logs, secrets, image repository and alarms.
+resource "aws_kms_key" "this" {
+  description         = "${var.name}: logs, secrets, images repository, alarm topic"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.kms.json
+  tags                = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+data "aws_iam_policy_document" "kms" {
+  # checkov:skip=CKV_AWS_111: a key policy's Resource "*" means this key only; the account statement delegates its use to IAM, as AWS's default key policy does.
+  # checkov:skip=CKV_AWS_356: as above, "*" in a key policy is the key itself.
+  # checkov:skip=CKV_AWS_109: as above; without the account statement the key could become unmanageable.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid = "ServicesEncrypt"
+    actions = [
+      "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+    ]
+    resources = ["*"]
+    principals {
+      type = "Service"
+      identifiers = [
+        "logs.${local.region}.amazonaws.com",
+        "sns.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+      ]
+    }
+  }
+}
+
+resource "aws_ecr_repository" "app" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = !var.deletion_protection
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "app" {
+  repository = aws_ecr_repository.app.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the 30 most recent images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 30 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+data "aws_secretsmanager_random_password" "url_signing" {
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "url_signing" {
+  name_prefix = "${var.name}-url-signing-"
+  description = "HMAC key that signs the API's file URLs (IMAGEGEN_URL_SIGNING_SECRET)"
+  kms_key_id  = aws_kms_key.this.arn
+  tags        = var.tags
+  # checkov:skip=CKV2_AWS_57: the signing key is rotated by replacing it; in-flight URLs must stay valid for their 24 h, so no automatic rotation.
+}
+
+resource "aws_secretsmanager_secret_version" "url_signing" {
+  secret_id     = aws_secretsmanager_secret.url_signing.id
+  secret_string = data.aws_secretsmanager_random_password.url_signing.random_password
+
+  lifecycle {
+    # The data source draws a new value on every plan; keep the first one.
+    ignore_changes = [secret_string]
+  }
+}
+
+module "network" {
+  source = "../network"
+
+  name                = var.name
+  az_count            = var.az_count
+  single_nat_gateway  = var.single_nat_gateway
+  interface_endpoints = var.interface_endpoints
+  # Network forensics often look back further than application logs do.
+  flow_log_retention_days = 365
+  flow_log_kms_key_arn    = aws_kms_key.this.arn
+  tags                    = var.tags
+}
+
+module "alb" {
+  source = "../alb"
+
+  name                       = var.name
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr_block             = module.network.vpc_cidr_block
+  public_subnet_ids          = module.network.public_subnet_ids
+  app_port                   = local.app_port
+  certificate_arn            = var.certificate_arn
+  allow_http_only            = var.allow_http_only
+  enable_deletion_protection = var.deletion_protection
+  tags                       = var.tags
+}
+
+module "cache" {
+  source = "../cache"
+
+  name                       = var.name
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  allowed_security_group_ids = [module.ecs.api_security_group_id, module.ecs.worker_security_group_id]
+  node_type                  = var.cache_node_type
+  num_cache_clusters         = var.cache_num_nodes
+  snapshot_retention_limit   = var.cache_snapshot_retention_days
+  kms_key_arn                = aws_kms_key.this.arn
+  log_retention_days         = var.log_retention_days
+  tags                       = var.tags
+}
+
+module "ecs" {
+  source = "../ecs"
+
+  name                           = var.name
+  image                          = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
+  app_port                       = local.app_port
+  vpc_id                         = module.network.vpc_id
+  vpc_cidr_block                 = module.network.vpc_cidr_block
+  private_subnet_ids             = module.network.private_subnet_ids
+  alb_security_group_id          = module.alb.security_group_id
+  target_group_arn               = module.alb.target_group_arn
+  environment                    = local.app_environment
+  api_environment                = { IMAGEGEN_ROLE = "api" }
+  worker_environment             = { IMAGEGEN_ROLE = "worker" }
+  secrets                        = local.app_secrets
+  bedrock_model_ids              = var.bedrock_model_ids
+  metrics_namespace              = local.metrics_namespace
+  kms_key_arns                   = [aws_kms_key.this.arn]
+  api_cpu                        = var.api_cpu
+  api_memory                     = var.api_memory
+  worker_cpu                     = var.worker_cpu
+  worker_memory                  = var.worker_memory
+  api_min_count                  = var.api_min_count
+  api_max_count                  = var.api_max_count
+  worker_min_count               = var.worker_min_count
+  worker_max_count               = var.worker_max_count
+  worker_backlog_per_task_target = var.worker_backlog_per_task_target
+  log_retention_days             = var.log_retention_days
+  kms_key_arn                    = aws_kms_key.this.arn
+  tags                           = var.tags
+}
+
+module "observability" {
+  source = "../observability"
+
+  name                    = var.name
+  region                  = local.region
+  metrics_namespace       = local.metrics_namespace
+  alb_arn_suffix          = module.alb.alb_arn_suffix
+  target_group_arn_suffix = module.alb.target_group_arn_suffix
+  cluster_name            = module.ecs.cluster_name
+  api_service_name        = module.ecs.api_service_name
+  worker_service_name     = module.ecs.worker_service_name
+  alarm_emails            = var.alarm_emails
+  create_kms_key          = false
+  kms_key_arn             = aws_kms_key.this.arn
+  tags                    = var.tags
+}

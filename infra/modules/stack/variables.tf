@@ -1,0 +1,195 @@
+variable "name" {
+  description = "Prefix of every resource name, e.g. imagegen-dev."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,24}$", var.name))
+    error_message = "name must be 3-25 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (dev, staging, prod); tags and the metrics namespace carry it."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Tag of the application image in this stack's ECR repository (make deploy passes the git commit)."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the ALB's HTTPS listener; null serves HTTP only, which allow_http_only must permit."
+  type        = string
+  default     = null
+}
+
+variable "allow_http_only" {
+  description = "Permit an HTTP-only ALB when no certificate is given (development only)."
+  type        = bool
+  default     = false
+}
+
+variable "public_base_url" {
+  description = "Base URL clients use (e.g. https://images.example.com); defaults to the ALB's URL."
+  type        = string
+  default     = null
+}
+
+variable "az_count" {
+  description = "Availability zones to spread subnets, tasks and Redis replicas over."
+  type        = number
+  default     = 2
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all AZs (cheap) instead of one per AZ (highly available)."
+  type        = bool
+  default     = true
+}
+
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints to create (private paths to Bedrock, ECR, Logs, ...); [] uses the NAT."
+  type        = list(string)
+  default     = []
+}
+
+variable "deletion_protection" {
+  description = "Protect the ALB (and, with the data layer, tables) from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "cache_node_type" {
+  description = "ElastiCache node type."
+  type        = string
+  default     = "cache.t4g.micro"
+}
+
+variable "cache_num_nodes" {
+  description = "Redis nodes: 1 for a single node, 2 or more for a replica with Multi-AZ failover."
+  type        = number
+  default     = 1
+}
+
+variable "cache_snapshot_retention_days" {
+  description = "Days of Redis snapshots kept."
+  type        = number
+  default     = 1
+}
+
+variable "api_cpu" {
+  description = "API task CPU units."
+  type        = number
+  default     = 512
+}
+
+variable "api_memory" {
+  description = "API task memory (MiB)."
+  type        = number
+  default     = 1024
+}
+
+variable "worker_cpu" {
+  description = "Worker task CPU units."
+  type        = number
+  default     = 1024
+}
+
+variable "worker_memory" {
+  description = "Worker task memory (MiB)."
+  type        = number
+  default     = 2048
+}
+
+variable "api_min_count" {
+  description = "Fewest API tasks."
+  type        = number
+  default     = 1
+}
+
+variable "api_max_count" {
+  description = "Most API tasks."
+  type        = number
+  default     = 2
+}
+
+variable "worker_min_count" {
+  description = "Fewest worker tasks."
+  type        = number
+  default     = 1
+}
+
+variable "worker_max_count" {
+  description = "Most worker tasks."
+  type        = number
+  default     = 4
+}
+
+variable "worker_concurrency" {
+  description = "Jobs one worker task runs at once (IMAGEGEN_WORKER_CONCURRENCY)."
+  type        = number
+  default     = 4
+}
+
+variable "worker_backlog_per_task_target" {
+  description = "Outstanding jobs per worker task that autoscaling aims for."
+  type        = number
+  default     = 8
+}
+
+variable "gunicorn_workers" {
+  description = "gunicorn processes per API task."
+  type        = number
+  default     = 2
+}
+
+variable "gunicorn_threads" {
+  description = "Threads per gunicorn process (each waiting synchronous request holds one)."
+  type        = number
+  default     = 32
+}
+
+variable "bedrock_model_ids" {
+  description = "Bedrock models the workers may invoke; the task role allows exactly these."
+  type        = list(string)
+  default = [
+    "amazon.nova-canvas-v1:0",
+    "amazon.titan-image-generator-v1",
+    "amazon.titan-image-generator-v2:0",
+    "stability.stable-diffusion-xl-v1",
+    "stability.sd3-5-large-v1:0",
+    "stability.stable-image-core-v1:1",
+    "stability.stable-image-ultra-v1:1",
+  ]
+}
+
+variable "default_model" {
+  description = "Model used when a request names none (IMAGEGEN_DEFAULT_MODEL)."
+  type        = string
+  default     = "amazon.nova-canvas-v1:0"
+}
+
+variable "app_settings" {
+  description = "Further IMAGEGEN_* settings for both roles (see README's configuration table); they override the stack's defaults."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps application and infrastructure logs."
+  type        = number
+  default     = 30
+}
+
+variable "alarm_emails" {
+  description = "Addresses subscribed to the alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
