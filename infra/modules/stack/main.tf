@@ -26,7 +26,6 @@ locals {
     IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS = "120"
     IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS = "0.5"
     IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS  = "8"
-    IMAGEGEN_METRICS_NAMESPACE            = local.metrics_namespace
     IMAGEGEN_METRICS_INTERVAL_SECONDS     = "60"
     IMAGEGEN_LOG_LEVEL                    = "INFO"
     GUNICORN_WORKERS                      = tostring(var.gunicorn_workers)
