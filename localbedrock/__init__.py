@@ -7,11 +7,15 @@ validates request bodies as AWS documents them and returns deterministic *placeh
 at the real output sizes.  It is not Bedrock: no model runs, and the images only show which
 request produced them.
 
-Models (text-to-image only; other tasks answer a ValidationException saying so):
-``stability.stable-diffusion-xl-v1``, ``stability.sd3-5-large-v1:0``,
-``stability.stable-image-core-v1:1``, ``stability.stable-image-ultra-v1:1``,
-``amazon.titan-image-generator-v1``, ``amazon.titan-image-generator-v2:0``,
-``amazon.nova-canvas-v1:0`` (also as foundation-model ARNs or ``us.``/``eu.``/... profile ids).
+Models (also as foundation-model ARNs or ``us.``/``eu.``/... profile ids):
+``stability.stable-diffusion-xl-v1`` (text-to-image, image-to-image, masking),
+``stability.sd3-5-large-v1:0`` (text-to-image, image-to-image),
+``stability.stable-image-core-v1:1`` and ``stability.stable-image-ultra-v1:1`` (text-to-image),
+``amazon.titan-image-generator-v1`` (text-to-image, inpainting, outpainting, variation),
+``amazon.titan-image-generator-v2:0`` and ``amazon.nova-canvas-v1:0`` (the same plus
+background removal).  Edited images are deterministic composites of the input image(s) and
+the placeholder.  Other tasks (colour guidance, image conditioning, virtual try-on, Ultra's
+image-to-image) answer a ValidationException saying they are not supported yet.
 
 Run: ``python -m localbedrock --host 127.0.0.1 --port 8010``.
 
@@ -38,8 +42,8 @@ Environment variables, read once at start:
   prompt and seed get ThrottlingException, later ones succeed.
 
 Introspection: ``GET /_local/health`` -> ``{"status": "ok"}``; ``GET /_local/requests`` ->
-the last 500 invoke calls (model id, body with long base64 strings elided, status, error
-type), newest last; ``DELETE /_local/requests`` clears them.  One JSON line per call is
+the last 500 invoke calls (model id, task, body with long base64 strings elided, status,
+error type), newest last; ``DELETE /_local/requests`` clears them.  One JSON line per call is
 logged to stderr (model, status, latency).
 """
 

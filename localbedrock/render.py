@@ -4,7 +4,8 @@ The picture is drawn on a small sketch (at most ``SKETCH_MAX_SIDE`` px per side)
 up with nearest-neighbour to the size the real model would return, which keeps a 1024x1024
 render far below 100 ms.  It shows a seeded two-colour gradient, a few seeded shapes and a
 caption with the model, seed, size, style and the first words of the prompt, so a person
-looking at an output can tell which request produced it.
+looking at an output can tell which request produced it.  Editing tasks combine the picture
+(``sketch_image``) with their input image(s) (see ``edits.py``) before ``encode``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,39 @@ def _caption(
     return lines
 
 
+def sketch_image(
+    *,
+    model_id: str,
+    prompt: str,
+    negative_prompt: str | None,
+    seed: int,
+    width: int,
+    height: int,
+    style: str | None,
+    blurred: bool = False,
+) -> Image.Image:
+    """The RGB placeholder picture at full size; it depends only on the arguments.
+
+    ``blurred`` gives the stand-in image a model returns with a content-filtered result.
+    """
+    key = json.dumps([model_id, prompt, negative_prompt, seed, width, height, style])
+    rng = random.Random(hashlib.sha256(key.encode("utf-8")).digest())
+    scale = max(1, math.ceil(max(width, height) / SKETCH_MAX_SIDE))
+    sketch_size = (math.ceil(width / scale), math.ceil(height / scale))
+    sketch = _sketch(rng, sketch_size, _caption(model_id, prompt, seed, (width, height), style))
+    if blurred:
+        sketch = sketch.filter(ImageFilter.GaussianBlur(radius=max(sketch_size) / 20))
+    return sketch.resize((width, height), Image.Resampling.NEAREST)
+
+
+def encode(image: Image.Image, output_format: str = "png") -> bytes:
+    """``image`` encoded as ``output_format`` (png | jpeg | webp), byte-identical every time."""
+    out = io.BytesIO()
+    pillow_format, options = _ENCODE_OPTIONS[output_format]
+    image.save(out, pillow_format, **options)
+    return out.getvalue()
+
+
 def render_image(
     *,
     model_id: str,
@@ -77,19 +111,15 @@ def render_image(
     output_format: str = "png",
     blurred: bool = False,
 ) -> bytes:
-    """Encoded image bytes that depend only on the arguments.
-
-    ``blurred`` gives the stand-in image a model returns with a content-filtered result.
-    """
-    key = json.dumps([model_id, prompt, negative_prompt, seed, width, height, style])
-    rng = random.Random(hashlib.sha256(key.encode("utf-8")).digest())
-    scale = max(1, math.ceil(max(width, height) / SKETCH_MAX_SIDE))
-    sketch_size = (math.ceil(width / scale), math.ceil(height / scale))
-    sketch = _sketch(rng, sketch_size, _caption(model_id, prompt, seed, (width, height), style))
-    if blurred:
-        sketch = sketch.filter(ImageFilter.GaussianBlur(radius=max(sketch_size) / 20))
-    image = sketch.resize((width, height), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    pillow_format, options = _ENCODE_OPTIONS[output_format]
-    image.save(out, pillow_format, **options)
-    return out.getvalue()
+    """Encoded placeholder image bytes that depend only on the arguments."""
+    image = sketch_image(
+        model_id=model_id,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        width=width,
+        height=height,
+        style=style,
+        blurred=blurred,
+    )
+    return encode(image, output_format)

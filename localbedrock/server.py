@@ -17,15 +17,15 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from flask import Flask, Response, request
+from PIL import Image
 from werkzeug.exceptions import HTTPException
 
 from localbedrock.faults import Faults, Settings
 from localbedrock.models import BedrockError, GenerationJob, ModelHandler, resolve
-from localbedrock.render import render_image
+from localbedrock.render import encode, sketch_image
 
 logger = logging.getLogger("localbedrock")
 
@@ -105,23 +105,32 @@ def _parse_body(raw: bytes) -> Any:
         ) from None
 
 
+def _render(model_id: str, job: GenerationJob, seed: int, *, blurred: bool = False) -> bytes:
+    """One output image: the seeded sketch, or the job's edit of its input image(s)."""
+
+    def sketch() -> Image.Image:
+        return sketch_image(
+            model_id=model_id,
+            prompt=job.prompt,
+            negative_prompt=job.negative_prompt,
+            seed=seed,
+            width=job.width,
+            height=job.height,
+            style=job.style,
+            blurred=blurred,
+        )
+
+    image = sketch() if job.edit is None else job.edit.render(sketch)
+    return encode(image, job.output_format)
+
+
 def _generate(
     faults: Faults, model_id: str, handler: ModelHandler, job: GenerationJob
 ) -> dict[str, Any]:
     faults.for_prompt(job.prompt, job.requested_seed)
-    render = partial(
-        render_image,
-        model_id=model_id,
-        prompt=job.prompt,
-        negative_prompt=job.negative_prompt,
-        width=job.width,
-        height=job.height,
-        style=job.style,
-        output_format=job.output_format,
-    )
     if faults.is_filtered(job.prompt):
-        return handler.filtered(job, lambda: render(seed=job.seeds[0], blurred=True))
-    return handler.respond(job, [render(seed=seed) for seed in job.seeds])
+        return handler.filtered(job, lambda: _render(model_id, job, job.seeds[0], blurred=True))
+    return handler.respond(job, [_render(model_id, job, seed) for seed in job.seeds])
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -136,12 +145,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         started = time.perf_counter()
         raw = request.get_data()
         body: Any = raw.decode("utf-8", errors="replace")
+        task: str | None = None  # known once the body is valid
         try:
             faults.before_call()
             base_model_id, handler = resolve(model_id)
             _check_media_types()
             body = _parse_body(raw)
             job = handler.parse(body)
+            task = job.task
             response = _json(200, _generate(faults, base_model_id, handler, job))
             error_type = None
         except BedrockError as error:
@@ -160,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "request_id": request_id,
                 "time": datetime.now(UTC).isoformat(),
                 "model_id": model_id,
+                "task": task,
                 "body": elide_base64(body),
                 "status": response.status_code,
                 "error_type": error_type,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from localbedrock.edits import Edit
+
 # Error name -> HTTP status, as modeled in botocore's bedrock-runtime service definition.
 ERROR_STATUS: dict[str, int] = {
     "ValidationException": 400,
@@ -53,14 +55,15 @@ def not_supported(what: str) -> BedrockError:
     """A ValidationException for a real Bedrock feature that localbedrock does not emulate yet."""
     return BedrockError(
         "ValidationException",
-        f"{what} is not supported by localbedrock yet; only text-to-image is emulated.",
+        f"{what} is not supported by localbedrock yet.",
     )
 
 
 @dataclass(frozen=True)
 class GenerationJob:
-    """A validated text-to-image request, reduced to what rendering and faults need."""
+    """A validated request, reduced to what rendering and faults need."""
 
+    task: str  # in the model's own words (TEXT_IMAGE, image-to-image, masking, ...)
     prompt: str
     negative_prompt: str | None
     requested_seed: int | None  # as sent: keys the flaky-trigger counter
@@ -69,6 +72,7 @@ class GenerationJob:
     height: int
     style: str | None
     output_format: str  # png | jpeg | webp
+    edit: Edit | None = None  # how the input image(s) shape the output; None = text-to-image
 
 
 class ModelHandler(abc.ABC):
@@ -98,7 +102,7 @@ def dispatch(
     """Run the parser for ``task``; known-but-unemulated tasks get a clear ValidationException.
 
     ``tasks`` maps every task name the real model accepts to its parser, or to None when
-    localbedrock does not emulate it yet (image-to-image, inpainting, ...).
+    localbedrock does not emulate it yet (colour guidance, virtual try-on, ...).
     """
     if task not in tasks:
         raise malformed(path, f"{task} is not a valid enum value")
@@ -201,6 +205,16 @@ def get_int(
     if isinstance(value, bool) or not isinstance(value, int):
         raise malformed(where, f"expected type: Integer, found: {type_name(value)}")
     _check_range(value, where, minimum, maximum)
+    return value
+
+
+def get_bool(obj: Mapping[str, Any], key: str, path: str) -> bool | None:
+    """Optional boolean member; None when absent."""
+    if key not in obj:
+        return None
+    value = obj[key]
+    if not isinstance(value, bool):
+        raise malformed(child(path, key), f"expected type: Boolean, found: {type_name(value)}")
     return value
 
 

@@ -1,4 +1,4 @@
-"""Amazon Nova Canvas (``amazon.nova-canvas-v1:0``), text-to-image.
+"""Amazon Nova Canvas (``amazon.nova-canvas-v1:0``): text-to-image and Titan's editing tasks.
 
 Limits from the Amazon Nova user guide pages "Request and response structure for image
 generation" (nova/latest/userguide/image-gen-req-resp-structure.html) and "Supported image
@@ -6,15 +6,22 @@ resolutions": textToImageParams.text and negativeText 1-1024 characters, optiona
 imageGenerationConfig width and height 320-4096 px and divisible by 16 (default 1024), aspect
 ratio between 1:4 and 4:1, at most 4,194,304 pixels (2048x2048 is a listed resolution),
 numberOfImages 1-5, cfgScale 1.1-10 (default 6.5), seed 0-858993459 (default 12),
-quality standard | premium.  Conditioning, colour guidance, variation, in/outpainting,
-background removal and virtual try-on are recognised but not emulated yet.
+quality standard | premium.
+
+Inpainting, outpainting, variation and background removal take Titan v2's body shapes (see
+titan.py) without ``returnMask``.  Input images must be 320-4096 px per side, at most
+4,194,304 pixels and between 1:4 and 4:1 (no multiple-of-16 rule: that is for outputs).
+Conditioning, colour guidance and virtual try-on are recognised but not emulated yet.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from PIL import Image
+
 from localbedrock.models.base import child, get_int, get_string, malformed
+from localbedrock.models.images import require_max_pixels, require_sides, size_text
 from localbedrock.models.titan import CONDITIONING_KEYS, TITAN_V2_TASKS, AmazonImageModel
 
 STYLES = (
@@ -44,6 +51,8 @@ class NovaCanvas(AmazonImageModel):
     seed_default: ClassVar[int] = 12
     conditioning_keys: ClassVar[tuple[str, ...]] = CONDITIONING_KEYS
     text_extra_keys: ClassVar[tuple[str, ...]] = ("style",)
+    variation_images_max: ClassVar[int] = 5
+    has_similarity_strength: ClassVar[bool] = True
 
     def style(self, params: dict[str, Any], path: str) -> str | None:
         return get_string(params, "style", path, enum=STYLES)
@@ -57,12 +66,19 @@ class NovaCanvas(AmazonImageModel):
                 raise malformed(child(path, key), f"{value} is not a multiple of {SIDE_MULTIPLE}")
             sides.append(value)
         width, height = sides
-        if max(width, height) > MAX_RATIO * min(width, height):
-            raise malformed(
-                path, f"aspect ratio of {width}x{height} is outside the range 1:4 to 4:1"
-            )
+        _check_ratio((width, height), path)
         if width * height > MAX_PIXELS:
             raise malformed(
                 path, f"{width}x{height} has {width * height} pixels, more than {MAX_PIXELS}"
             )
         return width, height
+
+    def check_input_size(self, image: Image.Image, where: str) -> None:
+        require_sides(image, where, SIDE_MIN, SIDE_MAX)
+        _check_ratio(image.size, where)
+        require_max_pixels(image, where, MAX_PIXELS)
+
+
+def _check_ratio(size: tuple[int, int], where: str) -> None:
+    if max(size) > MAX_RATIO * min(size):
+        raise malformed(where, f"aspect ratio of {size_text(size)} is outside the range 1:4 to 4:1")

@@ -1,12 +1,22 @@
-"""Stability AI SDXL 1.0 (``stability.stable-diffusion-xl-v1``), text-to-image.
+"""Stability AI SDXL 1.0 (``stability.stable-diffusion-xl-v1``): text-to-image,
+image-to-image and masking (inpainting).
 
-Limits from the AWS page "Stability.ai Diffusion 1.0 text to image"
-(bedrock/latest/userguide/model-parameters-diffusion-1-0-text-image.html):
+Limits from the AWS pages "Stability.ai Diffusion 1.0 text to image", "... image to image"
+and "... image to image (masking)" (bedrock/latest/userguide/model-parameters-diffusion-1-0-
+text-image.html, -image-image.html, -image-image-mask.html):
 text_prompts[].text 0-2000 chars, optional weight (negative weight = negative prompt);
 cfg_scale 0-35 (default 7); clip_guidance_preset and sampler enums; height/width one of nine
 pairs; samples must be 1 ("Currently Amazon Bedrock supports generating one image");
 seed 0-4294967295 where 0 or absent means random; steps 10-150 (default 30); style_preset enum;
-extras is a free-form object.  Image-to-image (init_image) and masking are not emulated yet.
+extras is a free-form object.
+
+The body's keys pick the variant: ``mask_source`` makes it masking, else ``init_image`` makes
+it image-to-image, else it is text-to-image.  Image-to-image takes ``init_image_mode``
+IMAGE_STRENGTH (``image_strength`` 0-1, default 0.35) or STEP_SCHEDULE
+(``step_schedule_start``/``_end`` 0-1, start default 0.65); masking takes ``mask_source``
+MASK_IMAGE_WHITE | MASK_IMAGE_BLACK | INIT_IMAGE_ALPHA and ``mask_image`` (same size as the
+init image; not needed for INIT_IMAGE_ALPHA).  Neither takes width/height: the output has the
+init image's size, which must be one of the nine sizes.
 """
 
 from __future__ import annotations
@@ -16,6 +26,16 @@ import secrets
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from PIL import Image
+
+from localbedrock.edits import (
+    Edit,
+    SketchBlend,
+    dark_pixels,
+    light_pixels,
+    transparent_pixels,
+    uniform,
+)
 from localbedrock.models.base import (
     GenerationJob,
     ModelHandler,
@@ -26,10 +46,10 @@ from localbedrock.models.base import (
     get_number,
     get_string,
     malformed,
-    not_supported,
     seeds_from,
     type_name,
 )
+from localbedrock.models.images import decode_image, get_image, require_same_size, size_text
 
 ALLOWED_SIZES: frozenset[tuple[int, int]] = frozenset(
     {
@@ -78,10 +98,8 @@ STYLE_PRESETS = (
 )
 SEED_MAX = 4294967295
 PROMPT_MAX = 2000
-TEXT_TO_IMAGE_KEYS = (
+COMMON_KEYS = (
     "text_prompts",
-    "height",
-    "width",
     "cfg_scale",
     "clip_guidance_preset",
     "sampler",
@@ -91,8 +109,24 @@ TEXT_TO_IMAGE_KEYS = (
     "style_preset",
     "extras",
 )
-# Keys of the image-to-image and masking variants: recognised, not emulated yet.
-IMAGE_INPUT_KEYS = ("init_image", "init_image_mode", "image_strength", "mask_source", "mask_image")
+TEXT_TO_IMAGE_KEYS = (*COMMON_KEYS, "height", "width")
+IMAGE_TO_IMAGE_KEYS = (
+    *COMMON_KEYS,
+    "init_image",
+    "init_image_mode",
+    "image_strength",
+    "step_schedule_start",
+    "step_schedule_end",
+)
+MASKING_KEYS = (*COMMON_KEYS, "init_image", "mask_source", "mask_image")
+# Which keys each init_image_mode takes; the other mode's keys are rejected.
+INIT_IMAGE_MODE_KEYS: dict[str, tuple[str, ...]] = {
+    "IMAGE_STRENGTH": ("image_strength",),
+    "STEP_SCHEDULE": ("step_schedule_start", "step_schedule_end"),
+}
+IMAGE_STRENGTH_DEFAULT = 0.35
+STEP_SCHEDULE_START_DEFAULT = 0.65
+MASK_SOURCES = ("MASK_IMAGE_WHITE", "MASK_IMAGE_BLACK", "INIT_IMAGE_ALPHA")
 
 
 class StableDiffusionXL(ModelHandler):
@@ -105,21 +139,85 @@ class StableDiffusionXL(ModelHandler):
 
     def parse(self, body: Any) -> GenerationJob:
         root = expect_object(body, "#")
-        present = [key for key in IMAGE_INPUT_KEYS if key in root]
-        if present:
-            raise not_supported(f"Image-to-image and masking ({', '.join(present)})")
-        check_keys(root, "#", TEXT_TO_IMAGE_KEYS, required=("text_prompts",))
-        positive, negative = self._prompts(root["text_prompts"])
+        if "mask_source" in root:
+            return self._masking(root)
+        if "init_image" in root:
+            return self._image_to_image(root)
+        return self._text_to_image(root)
 
+    def _text_to_image(self, root: dict[str, Any]) -> GenerationJob:
+        check_keys(root, "#", TEXT_TO_IMAGE_KEYS, required=("text_prompts",))
         width = get_int(root, "width", "#")
         height = get_int(root, "height", "#")
         size = (1024 if width is None else width, 1024 if height is None else height)
         if size not in ALLOWED_SIZES:
-            allowed = ", ".join(f"{w}x{h}" for w, h in sorted(ALLOWED_SIZES))
             raise malformed(
                 "#",
-                f"width x height {size[0]}x{size[1]} is not one of the allowed sizes ({allowed})",
+                f"width x height {size_text(size)} is not one of the allowed sizes "
+                f"({_allowed_sizes()})",
             )
+        return self._job(root, "text-to-image", size, None)
+
+    def _image_to_image(self, root: dict[str, Any]) -> GenerationJob:
+        check_keys(root, "#", IMAGE_TO_IMAGE_KEYS, required=("text_prompts", "init_image"))
+        init = self._init_image(root)
+        edit = SketchBlend(init.convert("RGB"), uniform(init.size, self._sketch_weight(root)))
+        return self._job(root, "image-to-image", init.size, edit)
+
+    @staticmethod
+    def _sketch_weight(root: dict[str, Any]) -> float:
+        """How much of the generated sketch shows through the init image."""
+        mode = get_string(root, "init_image_mode", "#", enum=INIT_IMAGE_MODE_KEYS)
+        mode = mode or "IMAGE_STRENGTH"
+        for other, keys in INIT_IMAGE_MODE_KEYS.items():
+            present = [key for key in keys if key in root]
+            if other != mode and present:
+                raise malformed("#", f"{present[0]} is not permitted with init_image_mode {mode}")
+        strength = get_number(root, "image_strength", "#", minimum=0, maximum=1)
+        start = get_number(root, "step_schedule_start", "#", minimum=0, maximum=1)
+        get_number(root, "step_schedule_end", "#", minimum=0, maximum=1)
+        if mode == "STEP_SCHEDULE":
+            # The start is where on the noise schedule diffusion begins: 1 = from pure noise
+            # (init image ignored), 0 = nothing left to denoise (init image kept).
+            return STEP_SCHEDULE_START_DEFAULT if start is None else start
+        # image_strength is how much of the init image survives.
+        return 1 - (IMAGE_STRENGTH_DEFAULT if strength is None else strength)
+
+    def _masking(self, root: dict[str, Any]) -> GenerationJob:
+        check_keys(root, "#", MASKING_KEYS, required=("text_prompts", "init_image", "mask_source"))
+        source = get_string(root, "mask_source", "#", enum=MASK_SOURCES)
+        init = self._init_image(root)
+        mask = get_image(root, "mask_image", "#")
+        if mask is not None:
+            require_same_size(mask, init.size, "#/mask_image")
+        if source == "INIT_IMAGE_ALPHA":
+            if not init.has_transparency_data:
+                raise malformed(
+                    "#/init_image", "image has no alpha channel for mask_source INIT_IMAGE_ALPHA"
+                )
+            region = transparent_pixels(init)
+        elif mask is None:
+            raise malformed("#", f"required key [mask_image] not found (mask_source {source})")
+        else:
+            region = light_pixels(mask) if source == "MASK_IMAGE_WHITE" else dark_pixels(mask)
+        return self._job(root, "masking", init.size, SketchBlend(init.convert("RGB"), region))
+
+    @staticmethod
+    def _init_image(root: dict[str, Any]) -> Image.Image:
+        init = decode_image(root["init_image"], "#/init_image")
+        if init.size not in ALLOWED_SIZES:
+            raise malformed(
+                "#/init_image",
+                f"image size {size_text(init.size)} is not one of the allowed sizes "
+                f"({_allowed_sizes()})",
+            )
+        return init
+
+    def _job(
+        self, root: dict[str, Any], task: str, size: tuple[int, int], edit: Edit | None
+    ) -> GenerationJob:
+        """Validate the keys every variant shares and build the job."""
+        positive, negative = self._prompts(root["text_prompts"])
         get_number(root, "cfg_scale", "#", minimum=0, maximum=35)
         get_string(root, "clip_guidance_preset", "#", enum=CLIP_GUIDANCE_PRESETS)
         get_string(root, "sampler", "#", enum=SAMPLERS)
@@ -132,6 +230,7 @@ class StableDiffusionXL(ModelHandler):
         # 0 or absent means "random" for SDXL; the response reports the seed actually used.
         used_seed = seed if seed else secrets.randbelow(SEED_MAX) + 1
         return GenerationJob(
+            task=task,
             prompt=positive,
             negative_prompt=negative,
             requested_seed=seed,
@@ -140,6 +239,7 @@ class StableDiffusionXL(ModelHandler):
             height=size[1],
             style=style,
             output_format="png",
+            edit=edit,
         )
 
     @staticmethod
@@ -186,3 +286,7 @@ class StableDiffusionXL(ModelHandler):
                 }
             ],
         }
+
+
+def _allowed_sizes() -> str:
+    return ", ".join(size_text(size) for size in sorted(ALLOWED_SIZES))

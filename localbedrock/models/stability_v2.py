@@ -1,4 +1,5 @@
-"""Stability AI SD3.5 Large, Stable Image Core and Stable Image Ultra, text-to-image.
+"""Stability AI SD3.5 Large (text-to-image, image-to-image), Stable Image Core and Ultra
+(text-to-image).
 
 Fields and limits per model, from the AWS Bedrock user guide pages
 "Stability.ai Stable Diffusion 3.5 Large" (model-parameters-diffusion-3-5-large.html),
@@ -15,8 +16,13 @@ Fields and limits per model, from the AWS Bedrock user guide pages
 * style_preset: Core only (17 presets).
 
 The pages give outputs of about one megapixel, 640-1,536 px per side; the pixel size for
-each aspect ratio is the standard Stability 1 MP table below.  Image-to-image (``image``,
-``strength``, ``mode: image-to-image``) is recognised but not emulated yet.
+each aspect ratio is the standard Stability 1 MP table below.
+
+SD3.5 image-to-image (``mode: image-to-image``) requires ``image`` and ``strength`` (0-1: 0
+keeps the input, 1 ignores it) and takes no ``aspect_ratio``: the output has the input's
+size.  The input needs at least 64 px per side and at most 9,437,184 pixels (limits taken
+from our service's requirements; not found on the Bedrock page).  Ultra's image-to-image is
+recognised but not emulated; Core has none.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from localbedrock.edits import SketchBlend, uniform
 from localbedrock.models.base import (
     GenerationJob,
     ModelHandler,
@@ -34,10 +41,12 @@ from localbedrock.models.base import (
     dispatch,
     expect_object,
     get_int,
+    get_number,
     get_string,
     not_supported,
     seeds_from,
 )
+from localbedrock.models.images import decode_image, require_max_pixels, require_sides
 from localbedrock.models.stability_sdxl import STYLE_PRESETS
 
 ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
@@ -52,18 +61,20 @@ ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
     "9:21": (640, 1536),
 }
 PROMPT_MAX = 10_000
+IMAGE_SIDE_MIN = 64
+IMAGE_PIXELS_MAX = 9_437_184
 FILTERED_REASON = "Filter reason: prompt"
 
 
 @dataclass(frozen=True)
 class _Spec:
-    """What one Stability v2 model accepts for text-to-image."""
+    """What one Stability v2 model accepts."""
 
     seed_max: int
     output_formats: tuple[str, ...]
-    modes: tuple[str, ...]
     has_style_preset: bool
-    image_to_image: bool  # accepts image + strength (recognised, not emulated yet)
+    image_to_image: bool  # mode image-to-image (image + strength), emulated
+    unemulated_image_input: bool  # the real model takes image + strength; localbedrock not
 
 
 class _StabilityV2(ModelHandler):
@@ -73,13 +84,14 @@ class _StabilityV2(ModelHandler):
 
     def parse(self, body: Any) -> GenerationJob:
         root = expect_object(body, "#")
-        if self.spec.image_to_image and ("image" in root or "strength" in root):
+        if self.spec.unemulated_image_input and ("image" in root or "strength" in root):
             raise not_supported("Image-to-image (image, strength)")
         mode = get_string(root, "mode", "#")
         tasks: dict[str, Callable[[], GenerationJob] | None] = {
-            name: None for name in self.spec.modes
+            "text-to-image": lambda: self._text_to_image(root)
         }
-        tasks["text-to-image"] = lambda: self._text_to_image(root)
+        if self.spec.image_to_image:
+            tasks["image-to-image"] = lambda: self._image_to_image(root)
         return dispatch("text-to-image" if mode is None else mode, tasks, "#/mode")
 
     def _text_to_image(self, root: dict[str, Any]) -> GenerationJob:
@@ -87,23 +99,42 @@ class _StabilityV2(ModelHandler):
         if self.spec.has_style_preset:
             allowed.append("style_preset")
         check_keys(root, "#", allowed, required=("prompt",))
+        ratio = get_string(root, "aspect_ratio", "#", enum=ASPECT_RATIO_SIZES) or "1:1"
+        return self._job(root, "text-to-image", ASPECT_RATIO_SIZES[ratio], None)
+
+    def _image_to_image(self, root: dict[str, Any]) -> GenerationJob:
+        allowed = ["prompt", "negative_prompt", "image", "strength", "seed", "output_format"]
+        check_keys(root, "#", [*allowed, "mode"], required=("prompt", "mode", "image", "strength"))
+        image = decode_image(root["image"], "#/image")
+        require_sides(image, "#/image", IMAGE_SIDE_MIN, None)
+        require_max_pixels(image, "#/image", IMAGE_PIXELS_MAX)
+        strength = get_number(root, "strength", "#", minimum=0, maximum=1)
+        assert strength is not None  # a required key
+        # strength is how much of the input is ignored: exactly the sketch's weight.
+        edit = SketchBlend(image.convert("RGB"), uniform(image.size, strength))
+        return self._job(root, "image-to-image", image.size, edit)
+
+    def _job(
+        self, root: dict[str, Any], task: str, size: tuple[int, int], edit: SketchBlend | None
+    ) -> GenerationJob:
+        """Validate the keys both modes share and build the job."""
         prompt = get_string(root, "prompt", "#", max_len=PROMPT_MAX) or ""
         negative = get_string(root, "negative_prompt", "#", max_len=PROMPT_MAX)
-        ratio = get_string(root, "aspect_ratio", "#", enum=ASPECT_RATIO_SIZES) or "1:1"
         fmt = get_string(root, "output_format", "#", enum=self.spec.output_formats) or "png"
         style = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
         seed = get_int(root, "seed", "#", minimum=0, maximum=self.spec.seed_max)
         used_seed = seed if seed else secrets.randbelow(self.spec.seed_max) + 1
-        width, height = ASPECT_RATIO_SIZES[ratio]
         return GenerationJob(
+            task=task,
             prompt=prompt,
             negative_prompt=negative,
             requested_seed=seed,
             seeds=seeds_from(used_seed, 1),
-            width=width,
-            height=height,
+            width=size[0],
+            height=size[1],
             style=style,
             output_format=fmt,
+            edit=edit,
         )
 
     def respond(self, job: GenerationJob, images: list[bytes]) -> dict[str, Any]:
@@ -125,9 +156,9 @@ class StableDiffusion35Large(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967294,
         output_formats=("jpeg", "png", "webp"),
-        modes=("text-to-image", "image-to-image"),
         has_style_preset=False,
         image_to_image=True,
+        unemulated_image_input=False,
     )
 
 
@@ -138,9 +169,9 @@ class StableImageCore(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967295,
         output_formats=("jpeg", "png"),
-        modes=("text-to-image",),
         has_style_preset=True,
         image_to_image=False,
+        unemulated_image_input=False,
     )
 
 
@@ -151,7 +182,7 @@ class StableImageUltra(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967295,
         output_formats=("jpeg", "png"),
-        modes=("text-to-image",),
         has_style_preset=False,
-        image_to_image=True,
+        image_to_image=False,
+        unemulated_image_input=True,
     )

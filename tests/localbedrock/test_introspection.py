@@ -45,7 +45,7 @@ def test_long_base64_strings_are_elided(endpoint: Any, invoke_error: Any) -> Non
         "taskType": "INPAINTING",
         "inPaintingParams": {"image": image, "text": prompt, "maskPrompt": "windows"},
     }
-    invoke_error(NOVA, body, "ValidationException", "Task INPAINTING is not supported")
+    invoke_error(NOVA, body, "ValidationException", "image: decoded data is not a PNG or JPEG")
 
     [call] = endpoint.recorded()
     assert call["body"]["inPaintingParams"] == {

@@ -137,7 +137,8 @@ OK = {"text_prompts": [{"text": "ok"}]}
         ({**OK, "style_preset": "watercolor"}, "#/style_preset: watercolor is not a valid enum"),
         ({**OK, "extras": []}, "#/extras: expected type: JSONObject, found: JSONArray"),
         ({**OK, "prompt": "x"}, "#: extraneous key [prompt] is not permitted"),
-        ({**OK, "init_image": "aGVsbG8="}, "Image-to-image and masking (init_image)"),
+        ({**OK, "init_image": "aGVsbG8="}, "#/init_image: decoded data is not a PNG or JPEG"),
+        ({**OK, "image_strength": 0.5}, "#: extraneous key [image_strength] is not permitted"),
     ],
 )
 def test_invalid_bodies_are_rejected(

@@ -134,8 +134,8 @@ def test_invalid_bodies_are_rejected(
         (CORE, {"prompt": "ok", "mode": "image-to-image"}, "image-to-image is not a valid enum"),
         (ULTRA, {"prompt": "ok", "mode": "image-to-image"}, "image-to-image is not a valid enum"),
         (CORE, {"prompt": "ok", "image": "aGVsbG8="}, "extraneous key [image] is not permitted"),
-        (SD35, {"prompt": "ok", "mode": "image-to-image"}, "Task image-to-image is not supported"),
-        (SD35, {"prompt": "ok", "image": "aGVsbG8=", "strength": 0.5}, "Image-to-image"),
+        (SD35, {"prompt": "ok", "mode": "image-to-image"}, "#: required key [image] not found"),
+        (SD35, {"prompt": "ok", "image": "aGVsbG8=", "strength": 0.5}, "extraneous key [image]"),
         (ULTRA, {"prompt": "ok", "image": "aGVsbG8="}, "Image-to-image (image, strength)"),
     ],
 )

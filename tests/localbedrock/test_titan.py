@@ -194,9 +194,9 @@ COMMON_INVALID = [
         {**text_image(), "inPaintingParams": {}},
         "#: extraneous key [inPaintingParams] is not permitted",
     ),
-    ({"taskType": "INPAINTING"}, "Task INPAINTING is not supported by localbedrock yet"),
-    ({"taskType": "OUTPAINTING"}, "Task OUTPAINTING is not supported by localbedrock yet"),
-    ({"taskType": "IMAGE_VARIATION"}, "Task IMAGE_VARIATION is not supported"),
+    ({"taskType": "INPAINTING"}, "#: required key [inPaintingParams] not found"),
+    ({"taskType": "OUTPAINTING"}, "#: required key [outPaintingParams] not found"),
+    ({"taskType": "IMAGE_VARIATION"}, "#: required key [imageVariationParams] not found"),
 ]
 
 
@@ -212,7 +212,7 @@ def test_invalid_bodies_are_rejected(
     ("model_id", "body", "fragment"),
     [
         (TITAN_V2, {"taskType": "COLOR_GUIDED_GENERATION"}, "Task COLOR_GUIDED_GENERATION is not"),
-        (TITAN_V2, {"taskType": "BACKGROUND_REMOVAL"}, "Task BACKGROUND_REMOVAL is not supported"),
+        (TITAN_V2, {"taskType": "BACKGROUND_REMOVAL"}, "required key [backgroundRemovalParams]"),
         (TITAN_V1, {"taskType": "BACKGROUND_REMOVAL"}, "BACKGROUND_REMOVAL is not a valid enum"),
         (
             TITAN_V2,
