@@ -56,6 +56,9 @@ class Settings:
     bedrock_backoff_base_seconds: float
     bedrock_backoff_cap_seconds: float
     max_request_bytes: int
+    max_image_request_bytes: int
+    max_image_bytes: int
+    max_image_pixels: int
     log_level: str
     metrics_namespace: str
     metrics_interval_seconds: float
@@ -97,6 +100,9 @@ class Settings:
             bedrock_backoff_base_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS", 0.5),
             bedrock_backoff_cap_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS", 8.0),
             max_request_bytes=_int(env, "IMAGEGEN_MAX_REQUEST_BYTES", 1024 * 1024),
+            max_image_request_bytes=_int(env, "IMAGEGEN_MAX_IMAGE_REQUEST_BYTES", 32 * 1024 * 1024),
+            max_image_bytes=_int(env, "IMAGEGEN_MAX_IMAGE_BYTES", 10 * 1024 * 1024),
+            max_image_pixels=_int(env, "IMAGEGEN_MAX_IMAGE_PIXELS", 40_000_000),
             log_level=env.get("IMAGEGEN_LOG_LEVEL", "INFO").upper(),
             metrics_namespace=env.get("IMAGEGEN_METRICS_NAMESPACE", ""),
             metrics_interval_seconds=_float(env, "IMAGEGEN_METRICS_INTERVAL_SECONDS", 60.0),
@@ -111,6 +117,13 @@ class Settings:
             raise ConfigError("IMAGEGEN_WORKER_CONCURRENCY must be at least 1")
         if catalog.resolve(self.default_model)[0] is None:
             raise ConfigError(f"IMAGEGEN_DEFAULT_MODEL {self.default_model!r} is not a known model")
+        if not 0 < self.max_image_bytes <= self.max_image_request_bytes:
+            raise ConfigError(
+                "IMAGEGEN_MAX_IMAGE_BYTES must be positive and at most "
+                "IMAGEGEN_MAX_IMAGE_REQUEST_BYTES"
+            )
+        if self.max_image_pixels < 1_000_000:
+            raise ConfigError("IMAGEGEN_MAX_IMAGE_PIXELS must be at least 1000000")
         if self.bedrock_max_attempts < 1:
             raise ConfigError("IMAGEGEN_BEDROCK_MAX_ATTEMPTS must be at least 1")
         if self.is_production:

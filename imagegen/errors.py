@@ -14,6 +14,9 @@ TIMEOUT = "IMG202"
 SERVICE_UNAVAILABLE = "IMG203"
 INVALID_IMAGE_SIZE = "IMG301"
 INVALID_PARAMETERS = "IMG302"
+# Input images (issue 3) extend the seed's IMG3xx validation family.
+INVALID_IMAGE = "IMG303"
+IMAGE_TOO_LARGE = "IMG304"
 # Codes outside the seed's image-specific list, for the HTTP layer's own failures.
 UNAUTHENTICATED = "AUTH001"
 NOT_FOUND = "NOT_FOUND"
@@ -32,6 +35,8 @@ HTTP_STATUS: dict[str, int] = {
     SERVICE_UNAVAILABLE: 503,
     INVALID_IMAGE_SIZE: 400,
     INVALID_PARAMETERS: 400,
+    INVALID_IMAGE: 400,
+    IMAGE_TOO_LARGE: 413,
     UNAUTHENTICATED: 401,
     NOT_FOUND: 404,
     METHOD_NOT_ALLOWED: 405,

@@ -47,6 +47,9 @@ def test_production_refuses_unsafe_settings(name, value):
         ("IMAGEGEN_SYNC_WAIT_SECONDS", "soon"),
         ("IMAGEGEN_WORKER_CONCURRENCY", "0"),
         ("IMAGEGEN_BEDROCK_MAX_ATTEMPTS", "x"),
+        ("IMAGEGEN_MAX_IMAGE_BYTES", "0"),
+        ("IMAGEGEN_MAX_IMAGE_BYTES", str(64 * 1024 * 1024)),  # over the request limit
+        ("IMAGEGEN_MAX_IMAGE_PIXELS", "1000"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name, value):
