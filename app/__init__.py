@@ -33,10 +33,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["imagegen"] = services or build_services(settings)
 
     from app import errors
-    from app.api import docs, files, generations, health, jobs, models
+    from app.api import docs, edits, files, generations, health, jobs, models, uploads
 
     errors.register(app)
-    for module in (health, docs, files, models, generations, jobs):
+    for module in (health, docs, files, models, generations, edits, uploads, jobs):
         app.register_blueprint(module.bp)
 
     @app.before_request

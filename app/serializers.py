@@ -15,6 +15,7 @@ def image_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
         "url": blobs.signed_url(image.blob_key),
         "thumbnail_url": blobs.signed_url(image.thumbnail_key) if image.thumbnail_key else None,
         "revised_prompt": image.revised_prompt,
+        "image_type": image.image_type,
         "metadata": {
             "width": image.width,
             "height": image.height,
@@ -22,6 +23,23 @@ def image_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
             "size_bytes": image.size_bytes,
             "model": image.model_id,
             "seed": image.seed,
+        },
+    }
+
+
+def upload_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
+    """An uploaded input image, as POST /v1/uploads answers."""
+    return {
+        "image_id": image.image_id,
+        "image_type": image.image_type,
+        "url": blobs.signed_url(image.blob_key),
+        "thumbnail_url": blobs.signed_url(image.thumbnail_key) if image.thumbnail_key else None,
+        "created_at": image.created_at,
+        "metadata": {
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "size_bytes": image.size_bytes,
         },
     }
 

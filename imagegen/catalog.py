@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 TEXT_TO_IMAGE = "text_to_image"
+IMAGE_TO_IMAGE = "image_to_image"
+INPAINT = "inpaint"
+OUTPAINT = "outpaint"
+VARIATION = "variation"
+REMOVE_BACKGROUND = "remove_background"
+EDIT_TASKS = (IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND)
 
 # Seed 004's sizes, as (width, height).
 SEED_SIZES: dict[str, tuple[int, int]] = {
@@ -112,6 +118,11 @@ class ModelSpec:
     natural_style_preset: str | None = None
     # How the seed's quality "hd" is honoured by this model.
     hd_quality: str = "not supported: the model has one quality level"
+    # Editing: whether a text prompt can name the mask region, how many reference images a
+    # variation takes, and whether the variation's similarity to them can be set.
+    mask_prompt: bool = False
+    max_reference_images: int = 0
+    similarity_strength: bool = False
 
     def allows_size(self, width: int, height: int) -> bool:
         if self.size_rule is not None:
@@ -179,6 +190,11 @@ class ModelSpec:
             ),
             "style_presets": list(self.style_presets),
             "quality": {"hd": self.hd_quality},
+            "editing": {
+                "mask_prompt": self.mask_prompt,
+                "max_reference_images": self.max_reference_images,
+                "similarity_strength": self.similarity_strength,
+            },
             "pricing": [
                 {
                     "max_pixels": t.max_pixels,
@@ -197,7 +213,8 @@ MODELS: dict[str, ModelSpec] = {
             model_id="stability.stable-diffusion-xl-v1",
             name="Stable Diffusion XL 1.0",
             family="stability-sdxl",
-            tasks=(TEXT_TO_IMAGE,),
+            # Outpainting is masking on a larger canvas: SDXL has no separate mode for it.
+            tasks=(TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT, OUTPAINT),
             max_images_per_call=1,
             max_prompt_chars=2000,
             max_negative_prompt_chars=2000,
@@ -215,7 +232,7 @@ MODELS: dict[str, ModelSpec] = {
             model_id="stability.sd3-5-large-v1:0",
             name="Stable Diffusion 3.5 Large",
             family="stability-v2",
-            tasks=(TEXT_TO_IMAGE,),
+            tasks=(TEXT_TO_IMAGE, IMAGE_TO_IMAGE),
             max_images_per_call=1,
             max_prompt_chars=10000,
             max_negative_prompt_chars=10000,
@@ -253,7 +270,9 @@ MODELS: dict[str, ModelSpec] = {
             model_id="amazon.titan-image-generator-v1",
             name="Amazon Titan Image Generator G1",
             family="titan",
-            tasks=(TEXT_TO_IMAGE,),
+            tasks=(TEXT_TO_IMAGE, INPAINT, OUTPAINT, VARIATION),
+            mask_prompt=True,
+            max_reference_images=1,
             max_images_per_call=5,
             max_prompt_chars=512,
             max_negative_prompt_chars=512,
@@ -267,7 +286,10 @@ MODELS: dict[str, ModelSpec] = {
             model_id="amazon.titan-image-generator-v2:0",
             name="Amazon Titan Image Generator G1 v2",
             family="titan",
-            tasks=(TEXT_TO_IMAGE,),
+            tasks=(TEXT_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND),
+            mask_prompt=True,
+            max_reference_images=5,
+            similarity_strength=True,
             max_images_per_call=5,
             max_prompt_chars=512,
             max_negative_prompt_chars=512,
@@ -281,7 +303,10 @@ MODELS: dict[str, ModelSpec] = {
             model_id="amazon.nova-canvas-v1:0",
             name="Amazon Nova Canvas",
             family="nova",
-            tasks=(TEXT_TO_IMAGE,),
+            tasks=(TEXT_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND),
+            mask_prompt=True,
+            max_reference_images=5,
+            similarity_strength=True,
             max_images_per_call=5,
             max_prompt_chars=1024,
             max_negative_prompt_chars=1024,
@@ -314,3 +339,8 @@ def resolve(model_id: str) -> tuple[ModelSpec | None, str | None]:
         )
         return MODELS[target], note
     return MODELS.get(model_id), None
+
+
+def models_for(task: str) -> list[str]:
+    """The ids of the models that can do a task, in catalogue order."""
+    return [spec.model_id for spec in MODELS.values() if task in spec.tasks]

@@ -7,8 +7,8 @@ is the request resolved against one model: real size, seeds, per-call batching, 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,16 +21,12 @@ MAX_IMAGES = 10
 CREDITS_PER_USD = 100
 
 
-class GenerationRequest(BaseModel):
-    """The body of POST /v1/images/generations."""
+class JobOptions(BaseModel):
+    """Fields every image-making request shares (generations and edits)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str
     negative_prompt: str | None = None
-    size: Literal["1024x1024", "1792x1024", "1024x1792"] | None = None
-    width: int | None = Field(default=None, ge=64, le=4096)
-    height: int | None = Field(default=None, ge=64, le=4096)
     quality: Literal["standard", "hd"] = "standard"
     style: Literal["vivid", "natural"] = "vivid"
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
@@ -48,10 +44,7 @@ class GenerationRequest(BaseModel):
     @field_validator("cfg_scale", mode="before")
     @classmethod
     def _cfg_scale_number(cls, value: Any) -> Any:
-        # JSON has one number type: accept 7 as well as 7.0, but not true/false.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
+        return json_number(value)
 
     @field_validator("user_tags")
     @classmethod
@@ -62,25 +55,34 @@ class GenerationRequest(BaseModel):
         return tags
 
 
-def parse_request(body: Any) -> GenerationRequest:
-    """Validate a JSON body, turning every problem into a public error code."""
+def json_number(value: Any) -> Any:
+    """JSON has one number type: accept 7 as well as 7.0 for a float, but not true/false."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+class GenerationRequest(JobOptions):
+    """The body of POST /v1/images/generations."""
+
+    prompt: str
+    size: Literal["1024x1024", "1792x1024", "1024x1792"] | None = None
+    width: int | None = Field(default=None, ge=64, le=4096)
+    height: int | None = Field(default=None, ge=64, le=4096)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_body(model: type[M], body: Any, *, strict: bool = True) -> M:
+    """Validate a parsed body against a request model; every problem becomes IMG302.
+
+    strict=False is for form fields, which arrive as strings ("3", "true").
+    """
     if not isinstance(body, dict):
         raise ServiceError(errors.INVALID_PARAMETERS, "the request body must be a JSON object")
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ServiceError(
-            errors.INVALID_PROMPT,
-            "prompt is required and must be a non-empty string",
-            {"prompt_issues": ["missing or empty"]},
-        )
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ServiceError(
-            errors.PROMPT_TOO_LONG,
-            f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
-            {"limit": MAX_PROMPT_CHARS, "length": len(prompt)},
-        )
     try:
-        return GenerationRequest.model_validate(body)
+        return model.model_validate(body, strict=strict)
     except ValidationError as exc:
         issues = [
             {"field": ".".join(str(p) for p in e["loc"]), "issue": e["msg"]} for e in exc.errors()
@@ -90,6 +92,34 @@ def parse_request(body: Any) -> GenerationRequest:
             "invalid parameters: " + "; ".join(f"{i['field']}: {i['issue']}" for i in issues),
             {"invalid_parameters": issues},
         ) from None
+
+
+def check_prompt_text(prompt: Any, *, required: bool = True) -> None:
+    """IMG001/IMG002 for the prompt, before any other validation."""
+    if prompt is None and not required:
+        return
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ServiceError(
+            errors.INVALID_PROMPT,
+            "prompt is required and must be a non-empty string"
+            if required
+            else "prompt, when given, must be a non-empty string",
+            {"prompt_issues": ["missing or empty"]},
+        )
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
+            {"limit": MAX_PROMPT_CHARS, "length": len(prompt)},
+        )
+
+
+def parse_request(body: Any) -> GenerationRequest:
+    """Validate a JSON body, turning every problem into a public error code."""
+    if not isinstance(body, dict):
+        raise ServiceError(errors.INVALID_PARAMETERS, "the request body must be a JSON object")
+    check_prompt_text(body.get("prompt"))
+    return validate_body(GenerationRequest, body)
 
 
 @dataclass(frozen=True)
@@ -118,6 +148,16 @@ class GenerationPlan:
     steps: int | None
     n: int
     price_per_image_usd: float
+    # Editing tasks (imagegen.editing): the prepared input images are blobs, referenced by
+    # key, so no image bytes travel through the queue.
+    task: str = catalog.TEXT_TO_IMAGE
+    image_strength: float | None = None
+    similarity_strength: float | None = None
+    outpaint_mode: str | None = None
+    mask_prompt: str | None = None
+    source_key: str | None = None
+    mask_key: str | None = None
+    reference_keys: tuple[str, ...] = ()
 
     @property
     def spec(self) -> catalog.ModelSpec:
@@ -144,102 +184,56 @@ class GenerationPlan:
         price = round(self.price_per_image_usd * self.n, 4)
         return {"credits_used": round(price * CREDITS_PER_USD, 2), "price_usd": price}
 
+    def priced(self) -> GenerationPlan:
+        """This plan with its model's price for its output size and quality."""
+        price = self.spec.price_per_image(self.width, self.height, self.premium)
+        return replace(self, price_per_image_usd=price)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationPlan:
-        return cls(**data)
+        return cls(**{**data, "reference_keys": tuple(data.get("reference_keys") or ())})
 
 
 def _invalid(message: str, **details: Any) -> ServiceError:
     return ServiceError(errors.INVALID_PARAMETERS, message, details)
 
 
-def plan_generation(request: GenerationRequest, default_model: str) -> GenerationPlan:
-    """Resolve a valid request against its model, or say precisely what the model can't do."""
-    requested = request.model or default_model
+def resolve_model(requested: str, task: str) -> tuple[catalog.ModelSpec, str | None]:
+    """The model for a request, or IMG302 naming the models that can do the task."""
     spec, note = catalog.resolve(requested)
     if spec is None:
         raise _invalid(
             f"unknown model {requested!r}",
             allowed_models=sorted([*catalog.MODELS, *catalog.ALIASES]),
         )
-    if catalog.TEXT_TO_IMAGE not in spec.tasks:
-        raise _invalid(f"{spec.model_id} does not do text-to-image")
-
-    if len(request.prompt) > spec.max_prompt_chars:
-        raise ServiceError(
-            errors.PROMPT_TOO_LONG,
-            f"prompt is {len(request.prompt)} characters; "
-            f"{spec.model_id} accepts at most {spec.max_prompt_chars}",
-            {"limit": spec.max_prompt_chars, "length": len(request.prompt), "model": spec.model_id},
+    if task not in spec.tasks:
+        capable = catalog.models_for(task)
+        raise _invalid(
+            f"{spec.model_id} cannot do {task}; models that can: {', '.join(capable)}",
+            parameter="model",
+            task=task,
+            models=capable,
         )
-    negative = request.negative_prompt or None  # "" means none: never sent to the model
-    if negative is not None and len(negative) > spec.max_negative_prompt_chars:
-        raise ServiceError(
-            errors.PROMPT_TOO_LONG,
-            f"negative_prompt is {len(negative)} characters; "
-            f"{spec.model_id} accepts at most {spec.max_negative_prompt_chars}",
-            {
-                "limit": spec.max_negative_prompt_chars,
-                "length": len(negative),
-                "model": spec.model_id,
-                "field": "negative_prompt",
-            },
-        )
+    return spec, note
 
+
+def plan_generation(request: GenerationRequest, default_model: str) -> GenerationPlan:
+    """Resolve a valid request against its model, or say precisely what the model can't do."""
+    requested = request.model or default_model
+    spec, note = resolve_model(requested, catalog.TEXT_TO_IMAGE)
+
+    negative = check_prompts(spec, request.prompt, request.negative_prompt)
     width, height = _size(request, spec)
     aspect_ratio = spec.aspect_ratio_for(width, height) if spec.family == "stability-v2" else None
+    steps, style_preset = resolve_controls(
+        spec, request.cfg_scale, request.steps, request.quality, request.style, request.style_preset
+    )
+    seed = choose_seed(spec, request.seed, request.n)
 
-    if request.cfg_scale is not None:
-        if spec.cfg_scale_range is None:
-            raise _invalid(f"{spec.model_id} has no cfg_scale control", parameter="cfg_scale")
-        low, high = spec.cfg_scale_range
-        if not low <= request.cfg_scale <= high:
-            raise _invalid(
-                f"cfg_scale must be between {low} and {high} for {spec.model_id}",
-                parameter="cfg_scale",
-                min=low,
-                max=high,
-            )
-    steps = request.steps
-    if steps is not None:
-        if spec.steps_range is None:
-            raise _invalid(f"{spec.model_id} has no steps control", parameter="steps")
-        low_steps, high_steps = spec.steps_range
-        if not low_steps <= steps <= high_steps:
-            raise _invalid(
-                f"steps must be between {low_steps} and {high_steps} for {spec.model_id}",
-                parameter="steps",
-                min=low_steps,
-                max=high_steps,
-            )
-    elif spec.steps_range is not None:
-        steps = 50 if request.quality == "hd" else 30
-
-    style_preset = request.style_preset
-    if style_preset is not None:
-        if style_preset not in spec.style_presets:
-            raise _invalid(
-                f"style_preset {style_preset!r} is not available on {spec.model_id}",
-                parameter="style_preset",
-                allowed=list(spec.style_presets),
-            )
-    elif request.style == "natural":
-        style_preset = spec.natural_style_preset
-
-    # A chosen seed is never 0: Stability models read 0 as "pick one yourself".
-    seed = request.seed if request.seed is not None else 1 + secrets.randbelow(spec.seed_max - 10)
-    if seed + request.n - 1 > spec.seed_max:
-        raise _invalid(
-            f"seed must be at most {spec.seed_max - request.n + 1} for n={request.n} on "
-            f"{spec.model_id} (images use seed, seed+1, ...)",
-            parameter="seed",
-            max=spec.seed_max - request.n + 1,
-        )
-
-    plan = GenerationPlan(
+    return GenerationPlan(
         model_id=spec.model_id,
         requested_model=requested,
         model_note=note,
@@ -256,9 +250,94 @@ def plan_generation(request: GenerationRequest, default_model: str) -> Generatio
         steps=steps,
         n=request.n,
         price_per_image_usd=0.0,
-    )
-    price = spec.price_per_image(width, height, plan.premium)
-    return GenerationPlan(**{**plan.to_dict(), "price_per_image_usd": price})
+    ).priced()
+
+
+def check_prompts(spec: catalog.ModelSpec, prompt: str, negative: str | None) -> str | None:
+    """Check both prompts against the model's limits; returns the negative prompt to send."""
+    if len(prompt) > spec.max_prompt_chars:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"prompt is {len(prompt)} characters; "
+            f"{spec.model_id} accepts at most {spec.max_prompt_chars}",
+            {"limit": spec.max_prompt_chars, "length": len(prompt), "model": spec.model_id},
+        )
+    negative = negative or None  # "" means none: never sent to the model
+    if negative is not None and len(negative) > spec.max_negative_prompt_chars:
+        raise ServiceError(
+            errors.PROMPT_TOO_LONG,
+            f"negative_prompt is {len(negative)} characters; "
+            f"{spec.model_id} accepts at most {spec.max_negative_prompt_chars}",
+            {
+                "limit": spec.max_negative_prompt_chars,
+                "length": len(negative),
+                "model": spec.model_id,
+                "field": "negative_prompt",
+            },
+        )
+    return negative
+
+
+def resolve_controls(
+    spec: catalog.ModelSpec,
+    cfg_scale: float | None,
+    steps: int | None,
+    quality: str,
+    style: str,
+    style_preset: str | None,
+) -> tuple[int | None, str | None]:
+    """Check the generation controls against the model; returns (steps, style_preset) to use."""
+    if cfg_scale is not None:
+        if spec.cfg_scale_range is None:
+            raise _invalid(f"{spec.model_id} has no cfg_scale control", parameter="cfg_scale")
+        low, high = spec.cfg_scale_range
+        if not low <= cfg_scale <= high:
+            raise _invalid(
+                f"cfg_scale must be between {low} and {high} for {spec.model_id}",
+                parameter="cfg_scale",
+                min=low,
+                max=high,
+            )
+    if steps is not None:
+        if spec.steps_range is None:
+            raise _invalid(f"{spec.model_id} has no steps control", parameter="steps")
+        low_steps, high_steps = spec.steps_range
+        if not low_steps <= steps <= high_steps:
+            raise _invalid(
+                f"steps must be between {low_steps} and {high_steps} for {spec.model_id}",
+                parameter="steps",
+                min=low_steps,
+                max=high_steps,
+            )
+    elif spec.steps_range is not None:
+        steps = 50 if quality == "hd" else 30
+
+    if style_preset is not None:
+        if style_preset not in spec.style_presets:
+            raise _invalid(
+                f"style_preset {style_preset!r} is not available on {spec.model_id}",
+                parameter="style_preset",
+                allowed=list(spec.style_presets),
+            )
+    elif style == "natural":
+        style_preset = spec.natural_style_preset
+    return steps, style_preset
+
+
+def choose_seed(spec: catalog.ModelSpec, seed: int | None, n: int) -> int:
+    """The request's seed, checked so seed+n-1 stays in range, or a random one.
+
+    A chosen seed is never 0: Stability models read 0 as "pick one yourself".
+    """
+    chosen = seed if seed is not None else 1 + secrets.randbelow(spec.seed_max - 10)
+    if chosen + n - 1 > spec.seed_max:
+        raise _invalid(
+            f"seed must be at most {spec.seed_max - n + 1} for n={n} on "
+            f"{spec.model_id} (images use seed, seed+1, ...)",
+            parameter="seed",
+            max=spec.seed_max - n + 1,
+        )
+    return chosen
 
 
 def _size(request: GenerationRequest, spec: catalog.ModelSpec) -> tuple[int, int]:

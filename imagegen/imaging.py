@@ -1,4 +1,4 @@
-"""Checks what a model returned and makes the thumbnail, with Pillow."""
+"""Checks what a model returned and makes thumbnails, with Pillow."""
 
 from __future__ import annotations
 
@@ -39,12 +39,18 @@ def check_and_thumbnail(data: bytes) -> CheckedImage:
                 )
             fmt, content_type = FORMATS[image.format]
             width, height = image.size
-            thumb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-            thumb.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
-            out = io.BytesIO()
-            thumb.save(out, format="WEBP", quality=80)
+            thumbnail = make_thumbnail(image)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ServiceError(
             errors.GENERATION_FAILED, "the model returned an unreadable image"
         ) from exc
-    return CheckedImage(data, width, height, fmt, content_type, out.getvalue())
+    return CheckedImage(data, width, height, fmt, content_type, thumbnail)
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """A WebP at most THUMBNAIL_MAX_SIDE px on its longer side, keeping transparency."""
+    thumb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    thumb.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=80)
+    return out.getvalue()

@@ -12,6 +12,11 @@ COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
 
+# What made an image: a text-to-image job, an edit job, or a user's upload.
+GENERATED = "generated"
+EDITED = "edited"
+UPLOADED = "uploaded"
+
 
 def utc_now() -> str:
     """UTC ISO 8601 with millisecond precision and a Z, the format of every timestamp we emit."""
@@ -58,16 +63,16 @@ class Image:
     tenant_id: str
     user_id: str
     job_id: str | None
-    model_id: str
-    original_prompt: str
-    revised_prompt: str
+    model_id: str | None  # None for uploads, as are the prompts, quality and style
+    original_prompt: str | None
+    revised_prompt: str | None
     negative_prompt: str | None
     width: int
     height: int
     format: str
     size_bytes: int
-    quality: str
-    style: str
+    quality: str | None
+    style: str | None
     seed: int | None
     blob_key: str
     thumbnail_key: str | None
@@ -76,3 +81,4 @@ class Image:
     chat_id: str | None = None
     user_tags: list[str] = field(default_factory=list)
     description: str | None = None
+    image_type: str = GENERATED

@@ -152,6 +152,10 @@ def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) ->
         "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS": "0.05",
         "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "2",
         "GUNICORN_WORKERS": "1",
+        # Small image limits, so the tests can reach them with small files.
+        "IMAGEGEN_MAX_IMAGE_BYTES": str(4 * 1024 * 1024),
+        "IMAGEGEN_MAX_IMAGE_REQUEST_BYTES": str(12 * 1024 * 1024),
+        "IMAGEGEN_MAX_IMAGE_PIXELS": "20000000",
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",

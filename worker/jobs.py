@@ -5,12 +5,13 @@ Running a job twice never produces two results: a job that is not pending is lef
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import cache
 
-from imagegen import errors
+from imagegen import catalog, errors
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan
@@ -18,8 +19,8 @@ from imagegen.imaging import check_and_thumbnail
 from imagegen.logs import log_context
 from imagegen.metrics import record_outcome
 from imagegen.providers.bedrock import BedrockImageModels
-from imagegen.providers.bodies import Artifact
-from imagegen.records import Image, Job, utc_now
+from imagegen.providers.bodies import Artifact, ModelInputs
+from imagegen.records import EDITED, GENERATED, Image, Job, utc_now
 from imagegen.services import Services, build_services
 from imagegen.storage.blobs import blob_key
 
@@ -82,10 +83,11 @@ def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[
     """
     plan = GenerationPlan.from_dict(job.plan)
     calls = plan.calls()
+    inputs = _load_inputs(services, plan)
     images: list[Image] = []
     try:
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-            pending = {pool.submit(models.generate, plan, call) for call in calls}
+            pending = {pool.submit(models.generate, plan, call, inputs) for call in calls}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for future in done:
@@ -105,11 +107,26 @@ def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[
     return images
 
 
+def _load_inputs(services: Services, plan: GenerationPlan) -> ModelInputs:
+    """An edit's prepared images, read back from the blob store once for all its calls."""
+
+    def load(key: str) -> str:
+        return base64.b64encode(services.blobs.get(key)).decode("ascii")
+
+    return ModelInputs(
+        source=load(plan.source_key) if plan.source_key else None,
+        mask=load(plan.mask_key) if plan.mask_key else None,
+        references=tuple(load(key) for key in plan.reference_keys),
+    )
+
+
 def _store(services: Services, job: Job, plan: GenerationPlan, artifact: Artifact) -> Image:
     checked = check_and_thumbnail(artifact.data)
     image_id = "img_" + uuid.uuid4().hex
     created_at = utc_now()
-    key = blob_key(job.tenant_id, "generated", created_at, f"{image_id}.{checked.format}")
+    edited = plan.task != catalog.TEXT_TO_IMAGE
+    kind = "edited" if edited else "generated"
+    key = blob_key(job.tenant_id, kind, created_at, f"{image_id}.{checked.format}")
     thumb_key = blob_key(job.tenant_id, "thumbnails", created_at, f"{image_id}.webp")
     services.blobs.put(key, checked.data, checked.content_type)
     services.blobs.put(thumb_key, checked.thumbnail, "image/webp")
@@ -120,8 +137,8 @@ def _store(services: Services, job: Job, plan: GenerationPlan, artifact: Artifac
         user_id=job.user_id,
         job_id=job.job_id,
         model_id=plan.model_id,
-        original_prompt=plan.prompt,
-        revised_prompt=plan.prompt,
+        original_prompt=plan.prompt or None,
+        revised_prompt=plan.prompt or None,
         negative_prompt=plan.negative_prompt,
         width=checked.width,
         height=checked.height,
@@ -129,11 +146,12 @@ def _store(services: Services, job: Job, plan: GenerationPlan, artifact: Artifac
         size_bytes=len(checked.data),
         quality=plan.quality,
         style=plan.style,
-        seed=artifact.seed,
+        seed=artifact.seed if plan.task != catalog.REMOVE_BACKGROUND else None,
         blob_key=key,
         thumbnail_key=thumb_key,
         created_at=created_at,
         chat_id=request.get("chat_id"),
         user_tags=list(request.get("user_tags") or []),
         description=request.get("description"),
+        image_type=EDITED if edited else GENERATED,
     )

@@ -1,40 +1,26 @@
-"""POST /v1/images/generations: text-to-image, synchronous by default.
-
-A synchronous request waits for the worker up to IMAGEGEN_SYNC_WAIT_SECONDS (or less, when
-the client sends `Prefer: wait=N`, RFC 7240); when the wait runs out it answers 202 with the
-job id instead of failing, and the job carries on.
-"""
+"""POST /v1/images/generations: text-to-image, synchronous by default (see app.submission)."""
 
 from __future__ import annotations
 
-import logging
-import re
 import uuid
-from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
-from redis.exceptions import RedisError
 
 from app import services
 from app.auth import require_api_key
-from app.errors import error_response
-from app.serializers import image_data
-from imagegen import errors
+from app.submission import check_webhook_url, submit
+from imagegen import catalog, errors
 from imagegen.errors import ServiceError
-from imagegen.generation import GenerationPlan, parse_request, plan_generation
-from imagegen.records import COMPLETED, FAILED, PENDING, Job, utc_now
+from imagegen.generation import parse_request, plan_generation
+from imagegen.records import PENDING, Job, utc_now
 
 bp = Blueprint("generations", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
-log = logging.getLogger(__name__)
-_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
 
 
 @bp.post("/images/generations")
 def create_generation() -> ResponseReturnValue:
-    svc = services()
     body = request.get_json(silent=True)
     if body is None:
         raise ServiceError(
@@ -42,15 +28,14 @@ def create_generation() -> ResponseReturnValue:
             "the request body must be JSON (Content-Type: application/json)",
         )
     generation = parse_request(body)
-    plan = plan_generation(generation, svc.settings.default_model)
-    _check_webhook_url(generation.webhook_url)
-
+    plan = plan_generation(generation, services().settings.default_model)
+    check_webhook_url(generation.webhook_url)
     job = Job(
         job_id="job_" + uuid.uuid4().hex,
         tenant_id=g.tenant_id,
         user_id=g.user_id,
         request_id=g.request_id,
-        kind="text_to_image",
+        kind=catalog.TEXT_TO_IMAGE,
         request=generation.model_dump(by_alias=True, exclude_none=True),
         plan=plan.to_dict(),
         status=PENDING,
@@ -58,94 +43,4 @@ def create_generation() -> ResponseReturnValue:
         created_at=utc_now(),
         webhook_url=generation.webhook_url,
     )
-    svc.repository.add_job(job)
-    try:
-        svc.queue.enqueue_generation(job.job_id, g.request_id)
-    except RedisError:
-        log.exception("could not enqueue the job")
-        error = ServiceError(
-            errors.SERVICE_UNAVAILABLE,
-            "the job queue is unavailable; try again",
-            {"retry_after": 5},
-        )
-        svc.repository.fail_job(job.job_id, error.to_dict(), utc_now())
-        raise error from None
-    log.info(
-        "generation accepted", extra={"job_id": job.job_id, "model": plan.model_id, "n": plan.n}
-    )
-
-    if generation.async_:
-        return _accepted(job)
-    wait, applied = _wait_seconds(svc.settings.sync_wait_seconds)
-    svc.queue.wait_until_finished(job.job_id, wait)
-    finished = svc.repository.get_job(g.tenant_id, job.job_id) or job
-    if finished.status == COMPLETED:
-        return _completed(finished, applied)
-    if finished.status == FAILED and finished.error:
-        error = ServiceError.from_dict(finished.error)
-        error.details = {**error.details, "job_id": finished.job_id}
-        return error_response(error)
-    return _accepted(finished, applied)
-
-
-def _wait_seconds(configured: float) -> tuple[float, str | None]:
-    match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
-    if match is None:
-        return configured, None
-    wait = min(float(match.group(1)), configured)
-    return wait, f"wait={int(wait)}"
-
-
-def _check_webhook_url(url: str | None) -> None:
-    """Shape checks only; delivery (and its address checks) comes with webhook delivery."""
-    if url is None:
-        return
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ServiceError(
-            errors.INVALID_PARAMETERS,
-            "webhook_url must be an absolute http(s) URL",
-            {"parameter": "webhook_url"},
-        )
-    if parts.username or parts.password:
-        raise ServiceError(
-            errors.INVALID_PARAMETERS,
-            "webhook_url must not contain credentials",
-            {"parameter": "webhook_url"},
-        )
-
-
-def _base_body(job: Job) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "job_id": job.job_id,
-        "status": job.status,
-        "request_id": job.request_id,
-        "created_at": job.created_at,
-        "model": job.plan["model_id"],
-    }
-    if job.plan.get("model_note"):
-        body["warnings"] = [job.plan["model_note"]]
-    return body
-
-
-def _completed(job: Job, applied: str | None) -> Response:
-    svc = services()
-    images = svc.repository.get_images(job.tenant_id, job.image_ids)
-    body = _base_body(job)
-    body["images"] = [image_data(image, svc.blobs) for image in images]
-    body["cost"] = job.cost
-    response = jsonify(body)
-    if applied:
-        response.headers["Preference-Applied"] = applied
-    return response
-
-
-def _accepted(job: Job, applied: str | None = None) -> tuple[Response, int]:
-    body = _base_body(job)
-    # The price is fixed by the plan, so the pending answer already says what it will cost.
-    body["cost"] = GenerationPlan.from_dict(job.plan).cost()
-    response = jsonify(body)
-    response.headers["Location"] = f"/v1/jobs/{job.job_id}"
-    if applied:
-        response.headers["Preference-Applied"] = applied
-    return response, 202
+    return submit(job, generation.async_)

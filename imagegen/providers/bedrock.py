@@ -29,7 +29,7 @@ from imagegen import errors
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan, ModelCall
-from imagegen.providers.bodies import Artifact, build_body, parse_response
+from imagegen.providers.bodies import Artifact, ModelInputs, build_body, parse_response
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,10 @@ class BedrockImageModels:
         self._client = client if client is not None else make_client(settings)
         self._sleep = sleep
 
-    def generate(self, plan: GenerationPlan, call: ModelCall) -> list[Artifact]:
-        body = build_body(plan, call)
+    def generate(
+        self, plan: GenerationPlan, call: ModelCall, inputs: ModelInputs | None = None
+    ) -> list[Artifact]:
+        body = build_body(plan, call, inputs)
         response = self._invoke_with_retries(plan.model_id, body)
         return parse_response(plan, call, response)
 

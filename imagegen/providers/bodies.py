@@ -11,7 +11,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from imagegen import errors
+from imagegen import catalog, errors
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan, ModelCall
 
@@ -24,14 +24,26 @@ class Artifact:
     seed: int
 
 
-def build_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ModelInputs:
+    """An edit's prepared input images, base64-encoded as every model's body wants them."""
+
+    source: str | None = None
+    mask: str | None = None
+    references: tuple[str, ...] = ()
+
+
+def build_body(
+    plan: GenerationPlan, call: ModelCall, inputs: ModelInputs | None = None
+) -> dict[str, Any]:
     family = plan.spec.family
+    inputs = inputs or ModelInputs()
     if family == "stability-sdxl":
-        return _sdxl_body(plan, call)
+        return _sdxl_body(plan, call, inputs)
     if family == "stability-v2":
-        return _stability_v2_body(plan, call)
+        return _stability_v2_body(plan, call, inputs)
     if family in ("titan", "nova"):
-        return _amazon_body(plan, call)
+        return _amazon_body(plan, call, inputs)
     raise ValueError(f"no request builder for family {family!r}")
 
 
@@ -44,18 +56,24 @@ def parse_response(plan: GenerationPlan, call: ModelCall, body: dict[str, Any]) 
     return _amazon_parse(call, body)
 
 
-def _sdxl_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
+def _sdxl_body(plan: GenerationPlan, call: ModelCall, inputs: ModelInputs) -> dict[str, Any]:
     prompts = [{"text": plan.prompt, "weight": 1.0}]
     if plan.negative_prompt:
         prompts.append({"text": plan.negative_prompt, "weight": -1.0})
-    body: dict[str, Any] = {
-        "text_prompts": prompts,
-        "width": plan.width,
-        "height": plan.height,
-        "seed": call.seed,
-        "samples": call.count,
-        "steps": plan.steps,
-    }
+    body: dict[str, Any] = {"text_prompts": prompts}
+    if plan.task == catalog.TEXT_TO_IMAGE:
+        body["width"] = plan.width
+        body["height"] = plan.height
+    else:
+        # The output takes the init image's size; SDXL refuses width/height beside it.
+        body["init_image"] = inputs.source
+    if plan.task == catalog.IMAGE_TO_IMAGE:
+        body["init_image_mode"] = "IMAGE_STRENGTH"
+        body["image_strength"] = plan.image_strength
+    elif plan.task in (catalog.INPAINT, catalog.OUTPAINT):
+        body["mask_source"] = "MASK_IMAGE_WHITE"
+        body["mask_image"] = inputs.mask
+    body.update(seed=call.seed, samples=call.count, steps=plan.steps)
     if plan.cfg_scale is not None:
         body["cfg_scale"] = plan.cfg_scale
     if plan.style_preset:
@@ -82,13 +100,19 @@ def _sdxl_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
     return found
 
 
-def _stability_v2_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "prompt": plan.prompt,
-        "aspect_ratio": plan.aspect_ratio,
-        "seed": call.seed,
-        "output_format": "png",
-    }
+def _stability_v2_body(
+    plan: GenerationPlan, call: ModelCall, inputs: ModelInputs
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": plan.prompt}
+    if plan.task == catalog.IMAGE_TO_IMAGE:
+        # Stability's strength is how much the input is changed: the inverse of ours (and of
+        # SDXL's image_strength), which is how much of the input is kept.
+        body["mode"] = "image-to-image"
+        body["image"] = inputs.source
+        body["strength"] = round(1.0 - (plan.image_strength or 0.0), 4)
+    else:
+        body["aspect_ratio"] = plan.aspect_ratio
+    body.update(seed=call.seed, output_format="png")
     if plan.negative_prompt:
         body["negative_prompt"] = plan.negative_prompt
     if plan.style_preset:  # Stable Image Core only: the others' catalogue entries have none
@@ -114,22 +138,48 @@ def _stability_v2_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]
     ]
 
 
-def _amazon_body(plan: GenerationPlan, call: ModelCall) -> dict[str, Any]:
-    params: dict[str, Any] = {"text": plan.prompt}
+_AMAZON_TASKS = {
+    catalog.TEXT_TO_IMAGE: ("TEXT_IMAGE", "textToImageParams"),
+    catalog.INPAINT: ("INPAINTING", "inPaintingParams"),
+    catalog.OUTPAINT: ("OUTPAINTING", "outPaintingParams"),
+    catalog.VARIATION: ("IMAGE_VARIATION", "imageVariationParams"),
+    catalog.REMOVE_BACKGROUND: ("BACKGROUND_REMOVAL", "backgroundRemovalParams"),
+}
+
+
+def _amazon_body(plan: GenerationPlan, call: ModelCall, inputs: ModelInputs) -> dict[str, Any]:
+    task_type, params_key = _AMAZON_TASKS[plan.task]
+    if plan.task == catalog.REMOVE_BACKGROUND:
+        # The one task with no generation config: it returns one image, the input's size.
+        return {"taskType": task_type, params_key: {"image": inputs.source}}
+    params: dict[str, Any] = {}
+    if plan.task == catalog.VARIATION:
+        params["images"] = list(inputs.references)
+    elif plan.task != catalog.TEXT_TO_IMAGE:
+        params["image"] = inputs.source
+    if plan.prompt:
+        params["text"] = plan.prompt
     if plan.negative_prompt:
         params["negativeText"] = plan.negative_prompt
-    if plan.style_preset:  # Nova only: Titan's catalogue entry has no presets
+    if plan.task in (catalog.INPAINT, catalog.OUTPAINT):
+        if plan.mask_prompt:
+            params["maskPrompt"] = plan.mask_prompt
+        else:
+            params["maskImage"] = inputs.mask
+    if plan.task == catalog.OUTPAINT:
+        params["outPaintingMode"] = (plan.outpaint_mode or "default").upper()
+    if plan.task == catalog.VARIATION and plan.similarity_strength is not None:
+        params["similarityStrength"] = plan.similarity_strength
+    if plan.style_preset:  # Nova text-to-image only: Titan's catalogue entry has no presets
         params["style"] = plan.style_preset
-    config: dict[str, Any] = {
-        "numberOfImages": call.count,
-        "width": plan.width,
-        "height": plan.height,
-        "seed": call.seed,
-        "quality": "premium" if plan.quality == "hd" else "standard",
-    }
+    config: dict[str, Any] = {"numberOfImages": call.count}
+    if plan.task in (catalog.TEXT_TO_IMAGE, catalog.VARIATION):
+        # Inpainting and outpainting keep the input's size and take no width/height.
+        config.update(width=plan.width, height=plan.height)
+    config.update(seed=call.seed, quality="premium" if plan.quality == "hd" else "standard")
     if plan.cfg_scale is not None:
         config["cfgScale"] = plan.cfg_scale
-    return {"taskType": "TEXT_IMAGE", "textToImageParams": params, "imageGenerationConfig": config}
+    return {"taskType": task_type, params_key: params, "imageGenerationConfig": config}
 
 
 def _amazon_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:

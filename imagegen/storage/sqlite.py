@@ -15,7 +15,36 @@ from typing import Any
 
 from imagegen.records import COMPLETED, FAILED, PENDING, PROCESSING, ApiKey, Image, Job
 
-SCHEMA = """
+IMAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS images (
+    image_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    job_id TEXT,
+    model_id TEXT,
+    original_prompt TEXT,
+    revised_prompt TEXT,
+    negative_prompt TEXT,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    quality TEXT,
+    style TEXT,
+    seed INTEGER,
+    blob_key TEXT NOT NULL,
+    thumbnail_key TEXT,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    chat_id TEXT,
+    user_tags_json TEXT NOT NULL DEFAULT '[]',
+    description TEXT,
+    image_type TEXT NOT NULL DEFAULT 'generated'
+);
+"""
+SCHEMA = (
+    IMAGES_TABLE
+    + """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY,
     key_prefix TEXT NOT NULL,
@@ -47,32 +76,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     webhook_delivered INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, created_at);
-CREATE TABLE IF NOT EXISTS images (
-    image_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    job_id TEXT,
-    model_id TEXT NOT NULL,
-    original_prompt TEXT NOT NULL,
-    revised_prompt TEXT NOT NULL,
-    negative_prompt TEXT,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    quality TEXT NOT NULL,
-    style TEXT NOT NULL,
-    seed INTEGER,
-    blob_key TEXT NOT NULL,
-    thumbnail_key TEXT,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    chat_id TEXT,
-    user_tags_json TEXT NOT NULL DEFAULT '[]',
-    description TEXT
-);
 CREATE INDEX IF NOT EXISTS images_by_tenant ON images (tenant_id, created_at);
 """
+)
 
 _JOB_COLUMNS = (
     "job_id, tenant_id, user_id, request_id, kind, request_json, plan_json, status, "
@@ -82,8 +88,11 @@ _JOB_COLUMNS = (
 _IMAGE_COLUMNS = (
     "image_id, tenant_id, user_id, job_id, model_id, original_prompt, revised_prompt, "
     "negative_prompt, width, height, format, size_bytes, quality, style, seed, blob_key, "
-    "thumbnail_key, created_at, status, chat_id, user_tags_json, description"
+    "thumbnail_key, created_at, status, chat_id, user_tags_json, description, image_type"
 )
+# PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
+# (before uploads); 2 = this schema.
+SCHEMA_VERSION = 2
 
 
 class SqliteRepository:
@@ -92,7 +101,9 @@ class SqliteRepository:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            _migrate(db)
             db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -175,7 +186,7 @@ class SqliteRepository:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(
-                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
                     [_image_row(image) for image in images],
                 )
                 db.execute(
@@ -203,6 +214,13 @@ class SqliteRepository:
                 (FAILED, error["message"], json.dumps(error), completed_at, job_id),
             )
 
+    def add_image(self, image: Image) -> None:
+        with self._connect() as db:
+            db.execute(
+                f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
+                _image_row(image),
+            )
+
     def get_images(self, tenant_id: str, image_ids: list[str]) -> list[Image]:
         if not image_ids:
             return []
@@ -214,6 +232,32 @@ class SqliteRepository:
             ).fetchall()
         by_id = {row["image_id"]: _image(row) for row in rows}
         return [by_id[i] for i in image_ids if i in by_id]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database written by an older version up to SCHEMA_VERSION, keeping its rows."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    has_images = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'images'"
+    ).fetchone()
+    if version >= SCHEMA_VERSION or not has_images:
+        return
+    # SQLite cannot drop NOT NULL in place: rebuild the table, in one transaction.
+    old_columns = _IMAGE_COLUMNS.removesuffix(", image_type")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE images RENAME TO images_v1")
+        db.execute("DROP INDEX IF EXISTS images_by_tenant")
+        db.execute(IMAGES_TABLE)
+        db.execute(
+            f"INSERT INTO images ({old_columns}, image_type) "
+            f"SELECT {old_columns}, 'generated' FROM images_v1"
+        )
+        db.execute("DROP TABLE images_v1")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _dumps(value: Any) -> str | None:
@@ -255,7 +299,7 @@ def _image_row(image: Image) -> tuple[Any, ...]:
         image.original_prompt, image.revised_prompt, image.negative_prompt, image.width,
         image.height, image.format, image.size_bytes, image.quality, image.style, image.seed,
         image.blob_key, image.thumbnail_key, image.created_at, image.status, image.chat_id,
-        json.dumps(image.user_tags), image.description,
+        json.dumps(image.user_tags), image.description, image.image_type,
     )  # fmt: skip
 
 

@@ -241,7 +241,7 @@ def test_models_lists_every_model_with_its_capabilities(api):
     assert titan["max_images_per_call"] == 5
     assert titan["prompt"]["max_chars"] == 512
     assert "1024x1024" in titan["sizes"]["allowed"]
-    assert titan["tasks"] == ["text_to_image"]
+    assert titan["tasks"] == ["text_to_image", "inpaint", "outpaint", "variation"]
     assert titan["pricing"][0]["standard_usd"] == 0.008
     assert "rule" in models["amazon.nova-canvas-v1:0"]["sizes"]
     aliases = response.json()["aliases"]

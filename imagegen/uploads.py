@@ -1,0 +1,76 @@
+"""Input images: accepting uploads into the image store and loading images a request names.
+
+An upload keeps the caller's file as sent (after it proved to be a sound PNG, JPEG or WebP)
+and is an image record like any generated one, with image_type "uploaded".
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from imagegen import errors
+from imagegen.config import Settings
+from imagegen.errors import ServiceError
+from imagegen.imaging import make_thumbnail
+from imagegen.input_images import ImageLimits, InputImage, open_image, to_rgb
+from imagegen.records import UPLOADED, Image, utc_now
+from imagegen.services import Services
+from imagegen.storage.blobs import blob_key
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+
+
+def store_upload(
+    services: Services, tenant_id: str, user_id: str, data: bytes, checked: InputImage
+) -> Image:
+    image_id = "img_" + uuid.uuid4().hex
+    created_at = utc_now()
+    key = blob_key(tenant_id, "uploads", created_at, f"{image_id}.{checked.format}")
+    thumb_key = blob_key(tenant_id, "thumbnails", created_at, f"{image_id}.webp")
+    thumbnail_source = checked.image if checked.image.mode in ("RGB", "RGBA") else None
+    services.blobs.put(key, data, checked.content_type)
+    services.blobs.put(
+        thumb_key, make_thumbnail(thumbnail_source or to_rgb(checked.image)), "image/webp"
+    )
+    image = Image(
+        image_id=image_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        job_id=None,
+        model_id=None,
+        original_prompt=None,
+        revised_prompt=None,
+        negative_prompt=None,
+        width=checked.width,
+        height=checked.height,
+        format=checked.format,
+        size_bytes=len(data),
+        quality=None,
+        style=None,
+        seed=None,
+        blob_key=key,
+        thumbnail_key=thumb_key,
+        created_at=created_at,
+        image_type=UPLOADED,
+    )
+    services.repository.add_image(image)
+    return image
+
+
+def load_owned_image(
+    services: Services, tenant_id: str, image_id: str, field: str
+) -> tuple[Image, InputImage]:
+    """An image of this tenant (uploaded or generated), decoded and checked again: the
+    limits may have changed since it was stored, and a stored file is still input."""
+    found = services.repository.get_images(tenant_id, [image_id])
+    if not found:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"{field}: no image {image_id} (upload it with POST /v1/uploads first)",
+            {"field": field, "image_id": image_id},
+        )
+    record = found[0]
+    data = services.blobs.get(record.blob_key)
+    return record, open_image(data, field, image_limits(services.settings))
