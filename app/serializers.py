@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imagegen.records import FAILED, Image, Job
+from imagegen.records import FAILED, PENDING, PROCESSING, Image, Job
 from imagegen.storage.blobs import BlobStore
 
 
@@ -82,6 +82,9 @@ def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
 
 
 def get_job_response(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
-    """GetImageJobResponse. Cancel and retry are not offered by this version of the API,
-    so both flags say so rather than promise what the API cannot do."""
-    return {"job": job_body(job, images, blobs), "can_retry": False, "can_cancel": False}
+    """GetImageJobResponse: the flags say what POST .../cancel and .../retry would do now."""
+    return {
+        "job": job_body(job, images, blobs),
+        "can_retry": job.status == FAILED,
+        "can_cancel": job.status in (PENDING, PROCESSING),
+    }

@@ -58,21 +58,38 @@ def run_generation(job_id: str) -> None:
         outcome = "failed"
         try:
             images = _generate(services, _models(), job)
-        except ServiceError as exc:
-            services.repository.fail_job(job_id, exc.to_dict(), utc_now())
-            log.warning("generation failed", extra={"error_code": exc.code})
-        except Exception:
-            log.exception("generation failed unexpectedly")
-            error = ServiceError(errors.GENERATION_FAILED, "image generation failed")
-            services.repository.fail_job(job_id, error.to_dict(), utc_now())
+        except JobCancelled:
+            outcome = "cancelled"
+            log.info("job cancelled while running; its files were removed")
+        except Exception as exc:
+            if not isinstance(exc, ServiceError):
+                log.exception("generation failed unexpectedly")
+            error = (
+                exc
+                if isinstance(exc, ServiceError)
+                else ServiceError(errors.GENERATION_FAILED, "image generation failed")
+            )
+            if services.repository.fail_job(job_id, error.to_dict(), utc_now()):
+                log.warning("generation failed", extra={"error_code": error.code})
+            else:
+                outcome = "cancelled"  # the failure came after a cancel: it stays cancelled
         else:
             plan = GenerationPlan.from_dict(job.plan)
-            services.repository.complete_job(job_id, images, plan.cost(), utc_now())
-            outcome = "completed"
-            log.info("generation completed", extra={"images": len(images)})
+            if services.repository.complete_job(job_id, images, plan.cost(), utc_now()):
+                outcome = "completed"
+                log.info("generation completed", extra={"images": len(images)})
+            else:
+                _delete_files(services, images)
+                outcome = "cancelled"
+                log.info("job cancelled before it could complete; its files were removed")
         finally:
-            record_outcome(services.redis, outcome)
+            if outcome != "cancelled":
+                record_outcome(services.redis, outcome)
             services.queue.signal_finished(job_id)
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while its model calls ran."""
 
 
 def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[Image]:
@@ -94,17 +111,25 @@ def _generate(services: Services, models: BedrockImageModels, job: Job) -> list[
                     for artifact in future.result():
                         images.append(_store(services, job, plan, artifact))
                     progress = min(99, 100 * len(images) // plan.n)
-                    services.repository.update_progress(
+                    still_running = services.repository.update_progress(
                         job.job_id, progress, f"{len(images)} of {plan.n} images done"
                     )
+                    if not still_running:
+                        for future in pending:
+                            future.cancel()
+                        raise JobCancelled()
     except BaseException:
-        for image in images:
-            services.blobs.delete(image.blob_key)
-            if image.thumbnail_key:
-                services.blobs.delete(image.thumbnail_key)
+        _delete_files(services, images)
         raise
     images.sort(key=lambda image: image.seed or 0)
     return images
+
+
+def _delete_files(services: Services, images: list[Image]) -> None:
+    for image in images:
+        services.blobs.delete(image.blob_key)
+        if image.thumbnail_key:
+            services.blobs.delete(image.thumbnail_key)
 
 
 def _load_inputs(services: Services, plan: GenerationPlan) -> ModelInputs:

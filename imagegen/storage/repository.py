@@ -28,15 +28,28 @@ class Repository(Protocol):
         """Move pending -> processing; False when the job is not pending any more."""
         ...
 
-    def update_progress(self, job_id: str, progress: int, message: str) -> None: ...
+    def update_progress(self, job_id: str, progress: int, message: str) -> bool:
+        """False when the job is no longer processing (it was cancelled)."""
+        ...
 
     def complete_job(
         self, job_id: str, images: list[Image], cost: dict[str, float], completed_at: str
-    ) -> None:
-        """Record the images and the completed job together, or neither."""
+    ) -> bool:
+        """Record the images and the completed job together, or neither; False (and nothing
+        recorded) when the job is no longer processing."""
         ...
 
-    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> None: ...
+    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> bool:
+        """Only a pending or processing job fails: a cancelled one stays cancelled."""
+        ...
+
+    def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
+        """pending/processing -> cancelled; False when the job is in no state to cancel."""
+        ...
+
+    def retry_job(self, tenant_id: str, job_id: str) -> bool:
+        """failed -> pending with retry_count + 1 and the error cleared; False otherwise."""
+        ...
 
     def add_image(self, image: Image) -> None:
         """A single image outside any job: an upload."""

@@ -13,7 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from imagegen.records import COMPLETED, FAILED, PENDING, PROCESSING, ApiKey, Image, Job
+from imagegen.records import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    ApiKey,
+    Image,
+    Job,
+)
 
 IMAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS images (
@@ -172,26 +181,43 @@ class SqliteRepository:
             )
         return cursor.rowcount == 1
 
-    def update_progress(self, job_id: str, progress: int, message: str) -> None:
+    def update_progress(self, job_id: str, progress: int, message: str) -> bool:
         with self._connect() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE jobs SET progress = ?, status_message = ? WHERE job_id = ? AND status = ?",
                 (progress, message, job_id, PROCESSING),
             )
+        return cursor.rowcount == 1
+
+    def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, status_message = ?, completed_at = ? "
+                "WHERE job_id = ? AND tenant_id = ? AND status IN (?, ?)",
+                (CANCELLED, "cancelled", cancelled_at, job_id, tenant_id, PENDING, PROCESSING),
+            )
+        return cursor.rowcount == 1
+
+    def retry_job(self, tenant_id: str, job_id: str) -> bool:
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, status_message = ?, retry_count = retry_count + 1, "
+                "progress = 0, error_json = NULL, started_at = NULL, completed_at = NULL "
+                "WHERE job_id = ? AND tenant_id = ? AND status = ?",
+                (PENDING, "queued for retry", job_id, tenant_id, FAILED),
+            )
+        return cursor.rowcount == 1
 
     def complete_job(
         self, job_id: str, images: list[Image], cost: dict[str, float], completed_at: str
-    ) -> None:
+    ) -> bool:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
-                    [_image_row(image) for image in images],
-                )
-                db.execute(
+                cursor = db.execute(
                     "UPDATE jobs SET status = ?, progress = 100, status_message = ?, "
-                    "image_ids_json = ?, cost_json = ?, completed_at = ? WHERE job_id = ?",
+                    "image_ids_json = ?, cost_json = ?, completed_at = ? "
+                    "WHERE job_id = ? AND status = ?",
                     (
                         COMPLETED,
                         "completed",
@@ -199,20 +225,31 @@ class SqliteRepository:
                         json.dumps(cost),
                         completed_at,
                         job_id,
+                        PROCESSING,
                     ),
+                )
+                if cursor.rowcount != 1:  # cancelled meanwhile: record nothing
+                    db.execute("ROLLBACK")
+                    return False
+                db.executemany(
+                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
+                    [_image_row(image) for image in images],
                 )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        return True
 
-    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> None:
+    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> bool:
         with self._connect() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE jobs SET status = ?, status_message = ?, error_json = ?, completed_at = ? "
-                "WHERE job_id = ?",
-                (FAILED, error["message"], json.dumps(error), completed_at, job_id),
-            )
+                "WHERE job_id = ? AND status IN (?, ?)",
+                (FAILED, error["message"], json.dumps(error), completed_at, job_id, PENDING,
+                 PROCESSING),
+            )  # fmt: skip
+        return cursor.rowcount == 1
 
     def add_image(self, image: Image) -> None:
         with self._connect() as db:
