@@ -14,7 +14,7 @@ inside of the mask, so the mask is inverted for inpainting only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image, ImageChops
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -44,6 +44,7 @@ from imagegen.input_images import (
 )
 
 IMAGE_ID_PATTERN = r"^img_[0-9a-f]{32}$"
+ImageId = Annotated[str, Field(pattern=IMAGE_ID_PATTERN)]
 MAX_EXTEND_PIXELS = 2048
 DEFAULT_IMAGE_STRENGTH = 0.5  # the seed's default
 # The parameters that only make sense for some tasks; anything else is refused, not ignored.
@@ -85,11 +86,11 @@ class EditRequest(JobOptions):
 
     task: EditTask
     prompt: str | None = None
-    image_id: str | None = Field(default=None, pattern=IMAGE_ID_PATTERN)
+    image_id: ImageId | None = None
     input_image_base64: str | None = None
-    image_ids: list[str] = Field(default_factory=list, max_length=5)
+    image_ids: list[ImageId] = Field(default_factory=list, max_length=5)
     input_images_base64: list[str] = Field(default_factory=list, max_length=5)
-    mask_image_id: str | None = Field(default=None, pattern=IMAGE_ID_PATTERN)
+    mask_image_id: ImageId | None = None
     mask_image_base64: str | None = None
     mask_prompt: str | None = Field(default=None, min_length=1, max_length=1024)
     extend: CanvasExtension | None = None
@@ -103,14 +104,6 @@ class EditRequest(JobOptions):
     @classmethod
     def _strength_number(cls, value: Any) -> Any:
         return json_number(value)
-
-    @field_validator("image_ids")
-    @classmethod
-    def _ids_well_formed(cls, ids: list[str]) -> list[str]:
-        for image_id in ids:
-            if not (image_id.startswith("img_") and len(image_id) == 36):
-                raise ValueError(f"{image_id!r} is not an image id")
-        return ids
 
     def given(self, field: str) -> bool:
         value = getattr(self, field)

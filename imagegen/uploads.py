@@ -29,11 +29,10 @@ def store_upload(
     created_at = utc_now()
     key = blob_key(tenant_id, "uploads", created_at, f"{image_id}.{checked.format}")
     thumb_key = blob_key(tenant_id, "thumbnails", created_at, f"{image_id}.webp")
-    thumbnail_source = checked.image if checked.image.mode in ("RGB", "RGBA") else None
+    # Thumbnails keep transparency; other modes (16-bit, CMYK, ...) need converting first.
+    shown = checked.image if checked.image.mode in ("RGB", "RGBA") else to_rgb(checked.image)
     services.blobs.put(key, data, checked.content_type)
-    services.blobs.put(
-        thumb_key, make_thumbnail(thumbnail_source or to_rgb(checked.image)), "image/webp"
-    )
+    services.blobs.put(thumb_key, make_thumbnail(shown), "image/webp")
     image = Image(
         image_id=image_id,
         tenant_id=tenant_id,
