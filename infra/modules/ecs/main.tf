@@ -19,7 +19,12 @@ locals {
   }
 
   # Variables that carry credentials: they may only arrive through `secrets`.
-  secret_only_variables = ["IMAGEGEN_REDIS_URL", "IMAGEGEN_URL_SIGNING_SECRET", "IMAGEGEN_BOOTSTRAP_API_KEY"]
+  secret_only_variables = ["IMAGEGEN_REDIS_URL", "IMAGEGEN_URL_SIGNING_SECRET", "IMAGEGEN_WEBHOOK_SIGNING_SECRET", "IMAGEGEN_BOOTSTRAP_API_KEY"]
+
+  # On SIGTERM the worker lets running jobs finish for this long, then hands them back to the
+  # queue; it must do so before ECS sends SIGKILL at stopTimeout, with time to spare for the
+  # hand-back itself. Derived here, beside stopTimeout, so the two cannot disagree.
+  worker_shutdown_grace_seconds = var.worker_stop_timeout_seconds - 15
 
   roles = toset(["api", "worker"])
 
@@ -29,9 +34,18 @@ locals {
 
   # Variables the module owns win over the caller's maps: the bind address must match the
   # port the target group and security group use, and the namespace must match the one the
-  # task role may write to (the worker publishes no metrics without it).
-  api_env    = merge(var.environment, var.api_environment, { IMAGEGEN_BIND = "0.0.0.0:${var.app_port}" })
-  worker_env = merge(var.environment, var.worker_environment, { IMAGEGEN_METRICS_NAMESPACE = var.metrics_namespace })
+  # task role may write to (the worker publishes no metrics without it), and the worker's
+  # shutdown grace must follow its stopTimeout.
+  # Variables with empty values are left out: ECS drops them when it registers a task
+  # definition, so a container never sees them, and keeping them would show a change, and
+  # register a new revision, on every apply (hashicorp/terraform-provider-aws#39533).
+  api_env = { for k, v in merge(var.environment, var.api_environment, {
+    IMAGEGEN_BIND = "0.0.0.0:${var.app_port}"
+  }) : k => v if v != "" }
+  worker_env = { for k, v in merge(var.environment, var.worker_environment, {
+    IMAGEGEN_METRICS_NAMESPACE             = var.metrics_namespace
+    IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS = tostring(local.worker_shutdown_grace_seconds)
+  }) : k => v if v != "" }
 
   container_common = {
     image     = var.image
@@ -73,7 +87,8 @@ locals {
     name        = "worker"
     command     = ["python", "-m", "worker"]
     environment = [for k in sort(keys(local.worker_env)) : { name = k, value = local.worker_env[k] }]
-    # Time after SIGTERM for a job to finish or be handed back before SIGKILL.
+    # Time after SIGTERM for a job to finish or be handed back before SIGKILL; the worker's
+    # IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is 15 s less.
     stopTimeout      = var.worker_stop_timeout_seconds
     logConfiguration = local.log_configuration["worker"]
   })

@@ -104,7 +104,12 @@ variable "environment" {
 
   validation {
     condition     = length(setintersection(keys(var.environment), local.secret_only_variables)) == 0
-    error_message = "IMAGEGEN_REDIS_URL, IMAGEGEN_URL_SIGNING_SECRET and IMAGEGEN_BOOTSTRAP_API_KEY carry credentials: pass them in `secrets`, not in `environment`."
+    error_message = "IMAGEGEN_REDIS_URL, IMAGEGEN_URL_SIGNING_SECRET, IMAGEGEN_WEBHOOK_SIGNING_SECRET and IMAGEGEN_BOOTSTRAP_API_KEY carry credentials: pass them in `secrets`, not in `environment`."
+  }
+
+  validation {
+    condition     = !contains(keys(var.environment), "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS")
+    error_message = "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is set by the module in the worker only, from worker_stop_timeout_seconds: set that instead."
   }
 
   validation {
@@ -127,10 +132,15 @@ variable "api_environment" {
     condition     = length(setintersection(keys(var.api_environment), setunion(local.secret_only_variables, keys(var.secrets)))) == 0
     error_message = "api_environment must not hold credentials or any variable passed in `secrets`."
   }
+
+  validation {
+    condition     = !contains(keys(var.api_environment), "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS")
+    error_message = "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is a worker setting, set by the module from worker_stop_timeout_seconds."
+  }
 }
 
 variable "worker_environment" {
-  description = "Environment variables for the worker container only, merged over `environment` (e.g. IMAGEGEN_WORKER_CONCURRENCY). IMAGEGEN_METRICS_NAMESPACE is set by the module from metrics_namespace."
+  description = "Environment variables for the worker container only, merged over `environment` (e.g. IMAGEGEN_WORKER_CONCURRENCY). IMAGEGEN_METRICS_NAMESPACE is set by the module from metrics_namespace, IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS from worker_stop_timeout_seconds."
   type        = map(string)
   default     = {}
 
@@ -142,6 +152,11 @@ variable "worker_environment" {
   validation {
     condition     = length(setintersection(keys(var.worker_environment), setunion(local.secret_only_variables, keys(var.secrets)))) == 0
     error_message = "worker_environment must not hold credentials or any variable passed in `secrets`."
+  }
+
+  validation {
+    condition     = !contains(keys(var.worker_environment), "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS")
+    error_message = "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is set by the module from worker_stop_timeout_seconds (15 s less): set that instead."
   }
 }
 
@@ -326,13 +341,14 @@ variable "worker_backlog_per_task_target" {
 }
 
 variable "worker_stop_timeout_seconds" {
-  description = "Seconds between SIGTERM and SIGKILL for the worker container, so a worker can finish or hand back its job (Fargate allows at most 120)."
+  description = "Seconds between SIGTERM and SIGKILL for the worker container (its stopTimeout), so a worker can finish or hand back its jobs (Fargate allows at most 120). The worker's IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS, after which running jobs are handed back to the queue, is set 15 seconds less."
   type        = number
   default     = 120
 
   validation {
-    condition     = var.worker_stop_timeout_seconds >= 1 && var.worker_stop_timeout_seconds <= 120 && floor(var.worker_stop_timeout_seconds) == var.worker_stop_timeout_seconds
-    error_message = "worker_stop_timeout_seconds must be a whole number from 1 to 120 (the Fargate maximum)."
+    # At least 30 leaves a grace of 15 s or more, and 15 s for the hand-back before SIGKILL.
+    condition     = var.worker_stop_timeout_seconds >= 30 && var.worker_stop_timeout_seconds <= 120 && floor(var.worker_stop_timeout_seconds) == var.worker_stop_timeout_seconds
+    error_message = "worker_stop_timeout_seconds must be a whole number from 30 (the shutdown grace is 15 s less) to 120 (the Fargate maximum)."
   }
 }
 

@@ -31,14 +31,30 @@ locals {
     IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS  = "8"
     IMAGEGEN_METRICS_INTERVAL_SECONDS     = "60"
     IMAGEGEN_LOG_LEVEL                    = "INFO"
+    IMAGEGEN_JOB_LEASE_SECONDS            = "30"
+    IMAGEGEN_JOB_MAX_RECOVERIES           = "2"
+    IMAGEGEN_SWEEP_INTERVAL_SECONDS       = "10"
+    IMAGEGEN_REQUEUE_AFTER_SECONDS        = "30"
+    IMAGEGEN_IDEMPOTENCY_TTL_SECONDS      = "86400"
+    IMAGEGEN_MAX_BATCH_REQUESTS           = "50"
+    # No host may skip the check that webhook URLs resolve to public addresses (the allow
+    # list exists for a receiver on loopback in development). The ecs module leaves empty
+    # values out of the container definitions, as ECS itself does; unset reads as empty.
+    IMAGEGEN_WEBHOOK_ALLOWED_HOSTS        = ""
+    IMAGEGEN_WEBHOOK_MAX_ATTEMPTS         = "10"
+    IMAGEGEN_WEBHOOK_BACKOFF_BASE_SECONDS = "10"
+    IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS  = "3600"
+    IMAGEGEN_WEBHOOK_TIMEOUT_SECONDS      = "10"
+    IMAGEGEN_WEBHOOK_POLL_SECONDS         = "1"
     GUNICORN_WORKERS                      = tostring(var.gunicorn_workers)
     GUNICORN_THREADS                      = tostring(var.gunicorn_threads)
     AWS_REGION                            = local.region
   }, var.app_settings)
 
   app_secrets = {
-    IMAGEGEN_REDIS_URL          = module.cache.redis_url_secret_arn
-    IMAGEGEN_URL_SIGNING_SECRET = aws_secretsmanager_secret.url_signing.arn
+    IMAGEGEN_REDIS_URL              = module.cache.redis_url_secret_arn
+    IMAGEGEN_URL_SIGNING_SECRET     = aws_secretsmanager_secret.url_signing.arn
+    IMAGEGEN_WEBHOOK_SIGNING_SECRET = aws_secretsmanager_secret.webhook_signing.arn
   }
 }
 
@@ -134,6 +150,29 @@ resource "aws_secretsmanager_secret_version" "url_signing" {
 
   lifecycle {
     # The data source draws a new value on every plan; keep the first one.
+    ignore_changes = [secret_string]
+  }
+}
+
+data "aws_secretsmanager_random_password" "webhook_signing" {
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "webhook_signing" {
+  name_prefix = "${var.name}-webhook-signing-"
+  description = "Master HMAC key every tenant's webhook signing secret is derived from (IMAGEGEN_WEBHOOK_SIGNING_SECRET)"
+  kms_key_id  = aws_kms_key.this.arn
+  tags        = var.tags
+  # checkov:skip=CKV2_AWS_57: rotating the master key changes every tenant's derived webhook secret, so receivers must be told first; it is rotated by replacing it, not automatically.
+}
+
+resource "aws_secretsmanager_secret_version" "webhook_signing" {
+  secret_id     = aws_secretsmanager_secret.webhook_signing.id
+  secret_string = data.aws_secretsmanager_random_password.webhook_signing.random_password
+
+  lifecycle {
+    # As for url_signing: keep the first value drawn.
     ignore_changes = [secret_string]
   }
 }

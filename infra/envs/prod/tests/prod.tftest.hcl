@@ -1,6 +1,7 @@
 # What prod must be, checked offline with a mocked AWS provider: highly available Redis with
 # TLS, AUTH and noeviction; HTTPS with deletion protection; a task role allowing exactly what
-# the code calls; workers scaling on backlog; every setting in both task definitions.
+# the code calls; workers scaling on backlog; every setting in both task definitions, with
+# secrets only from Secrets Manager.
 
 mock_provider "aws" {
   source = "../../mocks/aws"
@@ -90,11 +91,12 @@ run "workers_scale_on_backlog_per_task" {
 run "both_task_definitions_set_every_setting" {
   command = apply
 
+  # Settings with empty values are left out of the containers, as ECS would drop them.
   assert {
     condition = alltrue([
       for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
       length(setsubtract(
-        keys(module.stack.app_environment),
+        [for name, value in module.stack.app_environment : name if value != ""],
         [for pair in jsondecode(definition).environment : pair.name]
       )) == 0
     ])
@@ -104,9 +106,47 @@ run "both_task_definitions_set_every_setting" {
   assert {
     condition = alltrue([
       for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      alltrue([
+        for pair in jsondecode(definition).environment :
+        pair.value == module.stack.app_environment[pair.name] if contains(keys(module.stack.app_environment), pair.name)
+      ])
+    ])
+    error_message = "Both containers must carry the stack's values of the application settings."
+  }
+
+  assert {
+    condition = length(setsubtract([
+      "IMAGEGEN_JOB_LEASE_SECONDS", "IMAGEGEN_JOB_MAX_RECOVERIES", "IMAGEGEN_SWEEP_INTERVAL_SECONDS",
+      "IMAGEGEN_REQUEUE_AFTER_SECONDS", "IMAGEGEN_IDEMPOTENCY_TTL_SECONDS", "IMAGEGEN_MAX_BATCH_REQUESTS",
+      "IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", "IMAGEGEN_WEBHOOK_MAX_ATTEMPTS", "IMAGEGEN_WEBHOOK_BACKOFF_BASE_SECONDS",
+      "IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS", "IMAGEGEN_WEBHOOK_TIMEOUT_SECONDS", "IMAGEGEN_WEBHOOK_POLL_SECONDS",
+    ], keys(module.stack.app_environment))) == 0
+    error_message = "The job recovery, idempotency, batch and webhook settings must be in the shared environment."
+  }
+
+  assert {
+    condition     = module.stack.app_environment.IMAGEGEN_WEBHOOK_ALLOWED_HOSTS == ""
+    error_message = "In AWS no webhook host may skip the public-address check."
+  }
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
       toset([for pair in jsondecode(definition).secrets : pair.name]) == toset(module.stack.app_secret_names)
     ])
-    error_message = "The Redis URL and the URL signing key must come from Secrets Manager in both containers."
+    error_message = "The Redis URL and the URL and webhook signing keys must come from Secrets Manager in both containers."
+  }
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      startswith(
+        one([for pair in jsondecode(definition).secrets : pair.valueFrom if pair.name == "IMAGEGEN_WEBHOOK_SIGNING_SECRET"]),
+        "arn:aws:secretsmanager:"
+      )
+      && !contains([for pair in jsondecode(definition).environment : pair.name], "IMAGEGEN_WEBHOOK_SIGNING_SECRET")
+    ])
+    error_message = "Both containers must take IMAGEGEN_WEBHOOK_SIGNING_SECRET from Secrets Manager, never from plain environment."
   }
 
   assert {
@@ -118,6 +158,17 @@ run "both_task_definitions_set_every_setting" {
       )) == 0
     ])
     error_message = "Secrets must never be in plain environment."
+  }
+
+  assert {
+    condition = (
+      tonumber(one([
+        for pair in jsondecode(module.stack.worker_container_definition).environment : pair.value
+        if pair.name == "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS"
+      ])) == jsondecode(module.stack.worker_container_definition).stopTimeout - 15
+      && !contains([for pair in jsondecode(module.stack.api_container_definition).environment : pair.name], "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS")
+    )
+    error_message = "The worker, and only the worker, hands jobs back 15 s before its stopTimeout's SIGKILL."
   }
 
   assert {

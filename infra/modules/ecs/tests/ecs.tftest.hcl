@@ -33,8 +33,9 @@ variables {
   api_environment    = { GUNICORN_THREADS = "32" }
   worker_environment = { IMAGEGEN_WORKER_CONCURRENCY = "4" }
   secrets = {
-    IMAGEGEN_REDIS_URL          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/redis-AbCdEf"
-    IMAGEGEN_URL_SIGNING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/app-GhIjKl:signing_key::"
+    IMAGEGEN_REDIS_URL              = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/redis-AbCdEf"
+    IMAGEGEN_URL_SIGNING_SECRET     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/app-GhIjKl:signing_key::"
+    IMAGEGEN_WEBHOOK_SIGNING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/webhook-MnOpQr"
   }
   bedrock_model_ids = ["amazon.nova-canvas-v1:0", "amazon.titan-image-generator-v2:0"]
   metrics_namespace = "ImageGen"
@@ -186,6 +187,7 @@ run "execution_role_reads_only_the_given_secrets" {
       ])) == toset([
       "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/redis-AbCdEf",
       "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/app-GhIjKl",
+      "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/webhook-MnOpQr",
     ])
     error_message = "secretsmanager:GetSecretValue must cover exactly the given secrets (without JSON-key suffixes)."
   }
@@ -262,6 +264,20 @@ run "containers_are_hardened_and_configured" {
   }
 
   assert {
+    condition = (
+      tonumber(one([
+        for e in jsondecode(output.worker_container_definition).environment : e.value if e.name == "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS"
+      ])) == jsondecode(output.worker_container_definition).stopTimeout - 15
+    )
+    error_message = "The worker's IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS must be 15 s less than its stopTimeout, so jobs are handed back before SIGKILL."
+  }
+
+  assert {
+    condition     = !contains([for e in jsondecode(output.api_container_definition).environment : e.name], "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS")
+    error_message = "The shutdown grace is a worker setting only."
+  }
+
+  assert {
     condition     = jsondecode(output.api_container_definition).stopTimeout == 30
     error_message = "The API stopTimeout must be 30 seconds."
   }
@@ -306,6 +322,38 @@ run "containers_are_hardened_and_configured" {
   assert {
     condition     = jsondecode(aws_ecs_task_definition.this["worker"].container_definitions)[0] == jsondecode(output.worker_container_definition)
     error_message = "The output must be the container definition actually registered."
+  }
+}
+
+run "worker_shutdown_grace_follows_the_default_stop_timeout" {
+  command = plan
+
+  assert {
+    condition = (
+      jsondecode(output.worker_container_definition).stopTimeout == 120
+      && one([for e in jsondecode(output.worker_container_definition).environment : e.value if e.name == "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS"]) == "105"
+    )
+    error_message = "By default the worker gets 120 s to stop and hands jobs back after 105 s."
+  }
+}
+
+run "empty_settings_are_left_out_of_the_containers" {
+  command = plan
+
+  variables {
+    environment = {
+      IMAGEGEN_ENV                   = "production"
+      IMAGEGEN_WEBHOOK_ALLOWED_HOSTS = ""
+    }
+  }
+
+  assert {
+    condition = alltrue([
+      for c in [jsondecode(output.api_container_definition), jsondecode(output.worker_container_definition)] :
+      contains([for e in c.environment : e.name], "IMAGEGEN_ENV")
+      && !contains([for e in c.environment : e.name], "IMAGEGEN_WEBHOOK_ALLOWED_HOSTS")
+    ])
+    error_message = "Variables with empty values must be left out (ECS drops them; keeping them means a diff on every plan)."
   }
 }
 
@@ -464,6 +512,38 @@ run "rejects_secret_in_plain_environment" {
   }
 
   expect_failures = [var.environment]
+}
+
+run "rejects_webhook_secret_in_plain_environment" {
+  command = plan
+
+  # Not also in `secrets`: the credential list alone must refuse it.
+  variables {
+    environment = { IMAGEGEN_WEBHOOK_SIGNING_SECRET = "not-so-secret" }
+    secrets     = { IMAGEGEN_REDIS_URL = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/redis-AbCdEf" }
+  }
+
+  expect_failures = [var.environment]
+}
+
+run "rejects_shutdown_grace_set_by_the_caller" {
+  command = plan
+
+  variables {
+    worker_environment = { IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS = "200" }
+  }
+
+  expect_failures = [var.worker_environment]
+}
+
+run "rejects_stop_timeout_too_short_for_a_shutdown_grace" {
+  command = plan
+
+  variables {
+    worker_stop_timeout_seconds = 20
+  }
+
+  expect_failures = [var.worker_stop_timeout_seconds]
 }
 
 run "rejects_stop_timeout_over_fargate_limit" {
