@@ -1,28 +1,51 @@
-"""The job queue (RQ on Redis) and the completion signal a synchronous request waits on.
+"""The job queues (RQ on Redis) and the completion signal a synchronous request waits on.
+
+Each priority, 1 to 10, has its own RQ queue; workers listen to them highest first, and RQ
+takes from the first non-empty queue in that order, so a priority-9 job waits only for
+jobs of priority 9 and 10, however many lower ones are queued.
 
 Queue payloads carry the job id only; parameters live in the job record and images in the
-blob store, so nothing large or sensitive sits in Redis.
+blob store, so nothing large or sensitive sits in Redis. Redis is not the record of what
+was accepted: the database is, and the worker's sweeper puts back what Redis loses.
 """
 
 from __future__ import annotations
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job as RqJob
+from rq.job import JobStatus
 
-QUEUE_NAME = "imagegen"
+from imagegen.records import MAX_PRIORITY, MIN_PRIORITY
+
 GENERATION_FUNCTION = "worker.jobs.run_generation"
 _DONE_KEY = "imagegen:job-done:{job_id}"
 _DONE_TTL_SECONDS = 600
+_CANCEL_KEY = "imagegen:job-cancelled:{job_id}"
+_CANCEL_TTL_SECONDS = 3600
+# RQ states of a job that is going to run. Not "started": a job the database still calls
+# pending after the sweeper's wait was never started by its run (the worker died first), and
+# queueing a pending job again is always safe, as only one run can start it.
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
+def queue_name(priority: int) -> str:
+    return f"imagegen-p{priority:02d}"
+
+
+# Highest priority first: the order workers listen in.
+QUEUE_NAMES = [queue_name(p) for p in range(MAX_PRIORITY, MIN_PRIORITY - 1, -1)]
 
 
 class JobQueue:
     def __init__(self, redis: Redis, job_timeout_seconds: int) -> None:
         self._redis = redis
-        self._queue = Queue(QUEUE_NAME, connection=redis)
+        self._queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
         self._job_timeout = job_timeout_seconds
 
-    def enqueue_generation(self, job_id: str, request_id: str) -> None:
-        self._queue.enqueue_call(
+    def enqueue_generation(self, job_id: str, request_id: str, priority: int) -> None:
+        self._queues[queue_name(priority)].enqueue_call(
             GENERATION_FUNCTION,
             args=(job_id,),
             job_id=job_id,
@@ -31,6 +54,13 @@ class JobQueue:
             failure_ttl=7 * 24 * 3600,
             meta={"request_id": request_id},
         )
+
+    def waiting_job_ids(self, job_ids: list[str]) -> set[str]:
+        """Those of the given jobs that Redis holds on a queue, waiting to run."""
+        found = RqJob.fetch_many(job_ids, connection=self._redis)
+        return {
+            job.id for job in found if job is not None and job.get_status(refresh=False) in _WAITING
+        }
 
     def wait_until_finished(self, job_id: str, timeout_seconds: float) -> bool:
         """Block until the worker signals the job finished; False when the wait ran out."""
@@ -43,6 +73,17 @@ class JobQueue:
             self._redis.rpush(key, "1")
             self._redis.expire(key, _DONE_TTL_SECONDS)
         return popped is not None
+
+    def signal_cancelled(self, job_id: str) -> None:
+        """Tell a run of the job, if one is running, to stop now. The database holds the
+        cancel itself; this only saves the run from waiting for its next write to learn it."""
+        self._redis.set(_CANCEL_KEY.format(job_id=job_id), "1", ex=_CANCEL_TTL_SECONDS)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        try:
+            return bool(self._redis.exists(_CANCEL_KEY.format(job_id=job_id)))
+        except RedisError:
+            return False  # the run's lease renewal still finds the cancel in the database
 
     def signal_finished(self, job_id: str) -> None:
         key = _DONE_KEY.format(job_id=job_id)

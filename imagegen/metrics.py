@@ -17,7 +17,7 @@ from redis import Redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from imagegen.jobqueue import QUEUE_NAME
+from imagegen.jobqueue import QUEUE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,16 @@ def record_outcome(redis: Redis, outcome: str) -> None:
 class MetricsPublisher:
     def __init__(self, redis: Redis, cloudwatch: Any, namespace: str) -> None:
         self._redis = redis
-        self._queue = Queue(QUEUE_NAME, connection=redis)
-        self._running = StartedJobRegistry(queue=self._queue)
+        self._queues = [Queue(name, connection=redis) for name in QUEUE_NAMES]
+        self._running = [StartedJobRegistry(queue=queue) for queue in self._queues]
         self._cloudwatch = cloudwatch
         self._namespace = namespace
 
     def collect(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or datetime.now(UTC)
-        queued = self._queue.count
-        depth = queued + self._running.count
+        depth = sum(queue.count for queue in self._queues) + sum(
+            registry.count for registry in self._running
+        )
         data = [
             {"MetricName": "QueueDepth", "Value": depth, "Unit": "Count"},
             {
@@ -65,15 +66,16 @@ class MetricsPublisher:
         return data
 
     def _oldest_age(self, now: datetime) -> float:
-        """Seconds the job at the head of the queue has waited (0 when none waits)."""
-        job_ids = self._queue.get_job_ids(0, 1)
-        if not job_ids:
-            return 0.0
-        job = self._queue.fetch_job(job_ids[0])
-        if job is None or job.enqueued_at is None:
-            return 0.0
-        enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC)
-        return max(0.0, (now - enqueued).total_seconds())
+        """Seconds the longest-waiting job at the head of a queue has waited (0 when none)."""
+        oldest = 0.0
+        for queue in self._queues:
+            job_ids = queue.get_job_ids(0, 1)
+            job = queue.fetch_job(job_ids[0]) if job_ids else None
+            if job is None or job.enqueued_at is None:
+                continue
+            enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC)
+            oldest = max(oldest, (now - enqueued).total_seconds())
+        return oldest
 
     def publish(self) -> None:
         self._cloudwatch.put_metric_data(Namespace=self._namespace, MetricData=self.collect())

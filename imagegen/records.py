@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PENDING = "pending"
@@ -11,6 +11,13 @@ PROCESSING = "processing"
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
+JOB_STATES = (PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED)
+FINISHED_STATES = frozenset({COMPLETED, FAILED, CANCELLED})
+
+# Priority 1 (lowest) to 10 (highest); each has its own queue.
+MIN_PRIORITY = 1
+MAX_PRIORITY = 10
+DEFAULT_PRIORITY = 5
 
 # What made an image: a text-to-image job, an edit job, or a user's upload.
 GENERATED = "generated"
@@ -20,7 +27,20 @@ UPLOADED = "uploaded"
 
 def utc_now() -> str:
     """UTC ISO 8601 with millisecond precision and a Z, the format of every timestamp we emit."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return utc_timestamp(datetime.now(UTC))
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """The same format for any moment; such strings sort in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def utc_in(seconds: float) -> str:
+    return utc_timestamp(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def parse_utc(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -51,10 +71,23 @@ class Job:
     cost: dict[str, float] | None = None
     started_at: str | None = None
     completed_at: str | None = None
-    priority: int = 5
+    priority: int = DEFAULT_PRIORITY
     retry_count: int = 0
     webhook_url: str | None = None
     webhook_delivered: bool = False
+    batch_id: str | None = None
+    # When the job last went onto the queue: the sweeper leaves younger pending jobs alone.
+    queued_at: str | None = None
+    # The running attempt: its id fences every write, and a lease it keeps renewing tells
+    # the sweeper that its worker is alive.
+    run_id: str | None = None
+    lease_expires_at: str | None = None
+    # Times the job was taken back from a worker that died or shut down while running it.
+    recoveries: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATES
 
 
 @dataclass
@@ -82,3 +115,77 @@ class Image:
     user_tags: list[str] = field(default_factory=list)
     description: str | None = None
     image_type: str = GENERATED
+
+
+@dataclass
+class Batch:
+    """A group of jobs submitted together; done when every one of them has finished."""
+
+    batch_id: str
+    tenant_id: str
+    user_id: str
+    request_id: str
+    job_ids: list[str]
+    status: str  # pending until every job finished, then completed
+    created_at: str
+    completed_at: str | None = None
+    webhook_url: str | None = None
+    webhook_delivered: bool = False
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key bound to the request it came with and what that created."""
+
+    tenant_id: str
+    key: str
+    request_hash: str
+    resource_id: str  # a job id or a batch id
+    created_at: str
+    expires_at: str
+
+
+# Webhook events
+JOB_COMPLETED_EVENT = "image.generation.completed"
+JOB_FAILED_EVENT = "image.generation.failed"
+BATCH_COMPLETED_EVENT = "image.batch.completed"
+# Webhook states
+WEBHOOK_PENDING = "pending"
+WEBHOOK_DELIVERED = "delivered"
+WEBHOOK_FAILED = "failed"
+
+
+@dataclass
+class Webhook:
+    """One event to deliver (an outbox row), written with the state change it reports.
+
+    The body is built on the first attempt and kept, so every retry sends the same bytes
+    under the same webhook id.
+    """
+
+    webhook_id: str
+    tenant_id: str
+    subject_id: str  # the job or batch the event is about
+    event: str
+    url: str
+    created_at: str
+    status: str = WEBHOOK_PENDING
+    attempts: int = 0
+    next_attempt_at: str | None = None
+    body: str | None = None
+    delivered_at: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One delivery attempt, for the delivery log."""
+
+    webhook_id: str
+    subject_id: str
+    tenant_id: str
+    event: str
+    attempt: int
+    attempted_at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float

@@ -2,13 +2,34 @@
 
 SQLite implements it locally; DynamoDB will implement it on AWS. Every read of a tenant's
 record takes the tenant id, so a missing tenant check cannot leak another tenant's data.
+
+A job's state only moves by conditional writes: each method says which state it moves the
+job from, and returns False (writing nothing) when the job is not in it. A running attempt
+holds a run id; the writes of an attempt name it, so an attempt that was given up on (its
+worker seemed dead, or shut down) can never record over the attempt that replaced it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from imagegen.records import ApiKey, Image, Job
+from imagegen.records import (
+    ApiKey,
+    Batch,
+    IdempotencyKey,
+    Image,
+    Job,
+    Webhook,
+    WebhookAttempt,
+)
+
+
+class IdempotencyKeyTaken(Exception):
+    """The Idempotency-Key was already used; nothing was written."""
+
+    def __init__(self, existing: IdempotencyKey) -> None:
+        super().__init__(existing.key)
+        self.existing = existing
 
 
 class Repository(Protocol):
@@ -16,7 +37,14 @@ class Repository(Protocol):
 
     def find_api_key(self, key_hash: str) -> ApiKey | None: ...
 
-    def add_job(self, job: Job) -> None: ...
+    # --- jobs ---------------------------------------------------------------------------
+
+    def add_job(self, job: Job, idempotency: IdempotencyKey | None = None) -> None:
+        """Record a new job, and bind the idempotency key to it in the same write.
+
+        Raises IdempotencyKeyTaken (writing nothing) when the key is bound already.
+        """
+        ...
 
     def get_job(self, tenant_id: str, job_id: str) -> Job | None: ...
 
@@ -24,32 +52,134 @@ class Repository(Protocol):
         """For workers, which act on a job id taken from the queue."""
         ...
 
-    def start_job(self, job_id: str, started_at: str) -> bool:
-        """Move pending -> processing; False when the job is not pending any more."""
+    def list_jobs(
+        self,
+        tenant_id: str | None,
+        status: str | None,
+        limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> list[Job]:
+        """Newest first (by created_at, then job id); `after` is the (created_at, job_id) of
+        the last job of the previous page. tenant_id None is the operator's view."""
         ...
 
-    def update_progress(self, job_id: str, progress: int, message: str) -> bool:
-        """False when the job is no longer processing (it was cancelled)."""
+    def start_job(self, job_id: str, run_id: str, started_at: str, lease_expires_at: str) -> bool:
+        """pending -> processing under a new run id and lease."""
+        ...
+
+    def renew_lease(self, job_id: str, run_id: str, lease_expires_at: str) -> bool:
+        """False when the run no longer holds the job (cancelled, or taken back)."""
+        ...
+
+    def update_progress(self, job_id: str, run_id: str, progress: int, message: str) -> bool:
+        """False when the run no longer holds the job."""
         ...
 
     def complete_job(
-        self, job_id: str, images: list[Image], cost: dict[str, float], completed_at: str
+        self,
+        job_id: str,
+        run_id: str,
+        images: list[Image],
+        cost: dict[str, float],
+        completed_at: str,
+        webhook: Webhook | None = None,
     ) -> bool:
-        """Record the images and the completed job together, or neither; False (and nothing
-        recorded) when the job is no longer processing."""
+        """Record the images, the completed job and its webhook together, or nothing."""
         ...
 
-    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> bool:
-        """Only a pending or processing job fails: a cancelled one stays cancelled."""
+    def fail_job(
+        self,
+        job_id: str,
+        error: dict[str, Any],
+        completed_at: str,
+        run_id: str | None = None,
+        webhook: Webhook | None = None,
+    ) -> bool:
+        """The run's processing job (or, with no run id, a pending job) fails.
+
+        A cancelled job stays cancelled.
+        """
         ...
 
     def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
-        """pending/processing -> cancelled; False when the job is in no state to cancel."""
+        """pending/processing -> cancelled."""
         ...
 
-    def retry_job(self, tenant_id: str, job_id: str) -> bool:
-        """failed -> pending with retry_count + 1 and the error cleared; False otherwise."""
+    def retry_job(self, tenant_id: str, job_id: str, queued_at: str) -> bool:
+        """failed -> pending with retry_count + 1 and the error cleared."""
         ...
+
+    def requeue_job(self, job_id: str, run_id: str, queued_at: str, message: str) -> bool:
+        """Take a job back from its run: processing -> pending, recoveries + 1.
+
+        For a worker that died (its lease ran out) or that shut down before finishing.
+        """
+        ...
+
+    def mark_queued(self, job_id: str, queued_at: str) -> bool:
+        """A pending job was put on the queue again (the queue had lost it)."""
+        ...
+
+    def jobs_with_expired_leases(self, now: str, limit: int) -> list[Job]:
+        """Processing jobs whose run stopped renewing its lease: their worker is gone."""
+        ...
+
+    def pending_jobs(self, queued_before: str, limit: int) -> list[Job]:
+        """Pending jobs queued before the given time, oldest first."""
+        ...
+
+    # --- batches ------------------------------------------------------------------------
+
+    def add_batch(
+        self, batch: Batch, jobs: list[Job], idempotency: IdempotencyKey | None = None
+    ) -> None:
+        """The batch and all its jobs in one write (IdempotencyKeyTaken as add_job)."""
+        ...
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> Batch | None: ...
+
+    def batch_job_states(self, batch_id: str) -> dict[str, str]:
+        """job id -> status, for every job of the batch."""
+        ...
+
+    def finish_batch_if_done(
+        self, batch_id: str, completed_at: str, webhook: Webhook | None = None
+    ) -> bool:
+        """pending -> completed when every job of the batch has finished; True for the one
+        caller that made that move (so the batch's webhook is written once)."""
+        ...
+
+    # --- idempotency keys ---------------------------------------------------------------
+
+    def find_idempotency_key(self, tenant_id: str, key: str, now: str) -> IdempotencyKey | None:
+        """The binding of a key that has not expired."""
+        ...
+
+    def delete_idempotency_key(self, tenant_id: str, key: str) -> None: ...
+
+    def delete_expired_idempotency_keys(self, now: str) -> int: ...
+
+    # --- webhooks (an outbox: rows are written with the change they report) ------------
+
+    def claim_due_webhooks(self, now: str, claim_until: str, limit: int) -> list[Webhook]:
+        """Pending webhooks due by now, pushed to claim_until so no other sender takes them."""
+        ...
+
+    def record_webhook_attempt(
+        self,
+        attempt: WebhookAttempt,
+        body: str | None,
+        status: str,
+        next_attempt_at: str | None,
+    ) -> None:
+        """Log the attempt and move the webhook on; a delivered one marks its job or batch."""
+        ...
+
+    def webhook_attempts(self, tenant_id: str, subject_id: str) -> list[WebhookAttempt]:
+        """The delivery log of a job or batch, oldest first."""
+        ...
+
+    # --- images -------------------------------------------------------------------------
 
     def add_image(self, image: Image) -> None:
         """A single image outside any job: an upload."""

@@ -19,10 +19,17 @@ from imagegen.records import (
     FAILED,
     PENDING,
     PROCESSING,
+    WEBHOOK_DELIVERED,
+    WEBHOOK_PENDING,
     ApiKey,
+    Batch,
+    IdempotencyKey,
     Image,
     Job,
+    Webhook,
+    WebhookAttempt,
 )
+from imagegen.storage.repository import IdempotencyKeyTaken
 
 IMAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS images (
@@ -86,22 +93,95 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_tenant ON images (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    job_ids_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    webhook_url TEXT,
+    webhook_delivered INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+    webhook_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    body TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    webhook_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    attempted_at TEXT NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms REAL NOT NULL,
+    PRIMARY KEY (webhook_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_by_subject ON webhook_attempts (subject_id);
 """
 )
+# Columns jobs gained after the text-to-image release; added in place to older databases.
+JOB_COLUMNS_ADDED = {
+    "batch_id": "TEXT",
+    "queued_at": "TEXT",
+    "run_id": "TEXT",
+    "lease_expires_at": "TEXT",
+    "recoveries": "INTEGER NOT NULL DEFAULT 0",
+}
+JOB_INDEXES = """
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, queued_at);
+CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs (status, lease_expires_at);
+CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch_id);
+"""
 
-_JOB_COLUMNS = (
-    "job_id, tenant_id, user_id, request_id, kind, request_json, plan_json, status, "
-    "status_message, progress, error_json, image_ids_json, cost_json, created_at, started_at, "
-    "completed_at, priority, retry_count, webhook_url, webhook_delivered"
-)
+_JOB_FIELDS = (
+    "job_id", "tenant_id", "user_id", "request_id", "kind", "request", "plan", "status",
+    "status_message", "progress", "error", "image_ids", "cost", "created_at", "started_at",
+    "completed_at", "priority", "retry_count", "webhook_url", "webhook_delivered", "batch_id",
+    "queued_at", "run_id", "lease_expires_at", "recoveries",
+)  # fmt: skip
+# Fields kept as JSON text, in columns named <field>_json.
+_JSON_FIELDS = frozenset({"request", "plan", "error", "image_ids", "cost"})
+_JOB_COLUMNS = ", ".join(f"{f}_json" if f in _JSON_FIELDS else f for f in _JOB_FIELDS)
 _IMAGE_COLUMNS = (
     "image_id, tenant_id, user_id, job_id, model_id, original_prompt, revised_prompt, "
     "negative_prompt, width, height, format, size_bytes, quality, style, seed, blob_key, "
     "thumbnail_key, created_at, status, chat_id, user_tags_json, description, image_type"
 )
+_BATCH_COLUMNS = (
+    "batch_id, tenant_id, user_id, request_id, job_ids_json, status, created_at, completed_at, "
+    "webhook_url, webhook_delivered"
+)
+_WEBHOOK_COLUMNS = (
+    "webhook_id, tenant_id, subject_id, event, url, created_at, status, attempts, "
+    "next_attempt_at, body, delivered_at"
+)
 # PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
-# (before uploads); 2 = this schema.
-SCHEMA_VERSION = 2
+# (before uploads); 2 = jobs without batches, leases and recoveries; 3 = this schema.
+SCHEMA_VERSION = 3
 
 
 class SqliteRepository:
@@ -112,6 +192,8 @@ class SqliteRepository:
             db.execute("PRAGMA journal_mode=WAL")
             _migrate(db)
             db.executescript(SCHEMA)
+            _add_job_columns(db)
+            db.executescript(JOB_INDEXES)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -123,6 +205,24 @@ class SqliteRepository:
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock at once so reads inside it are current."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _update(self, sql: str, params: tuple[Any, ...]) -> bool:
+        with self._connect() as db:
+            return db.execute(sql, params).rowcount == 1
+
+    # --- API keys -----------------------------------------------------------------------
 
     def add_api_key(self, key: ApiKey) -> None:
         with self._connect() as db:
@@ -143,113 +243,308 @@ class SqliteRepository:
             row = db.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
         return ApiKey(**dict(row)) if row else None
 
-    def add_job(self, job: Job) -> None:
-        with self._connect() as db:
-            db.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 20)})",
-                (
-                    job.job_id, job.tenant_id, job.user_id, job.request_id, job.kind,
-                    json.dumps(job.request), json.dumps(job.plan), job.status,
-                    job.status_message, job.progress, _dumps(job.error),
-                    json.dumps(job.image_ids), _dumps(job.cost), job.created_at, job.started_at,
-                    job.completed_at, job.priority, job.retry_count, job.webhook_url,
-                    int(job.webhook_delivered),
-                ),
-            )  # fmt: skip
+    # --- jobs ---------------------------------------------------------------------------
+
+    def add_job(self, job: Job, idempotency: IdempotencyKey | None = None) -> None:
+        with self._transaction() as db:
+            if idempotency is not None:
+                _bind_idempotency_key(db, idempotency)
+            _insert_job(db, job)
 
     def get_job(self, tenant_id: str, job_id: str) -> Job | None:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ? AND tenant_id = ?",
-                (job_id, tenant_id),
-            ).fetchone()
-        return _job(row) if row else None
+        return self._one_job("job_id = ? AND tenant_id = ?", (job_id, tenant_id))
 
     def load_job(self, job_id: str) -> Job | None:
+        return self._one_job("job_id = ?", (job_id,))
+
+    def _one_job(self, where: str, params: tuple[Any, ...]) -> Job | None:
         with self._connect() as db:
-            row = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where}", params).fetchone()
         return _job(row) if row else None
 
-    def start_job(self, job_id: str, started_at: str) -> bool:
+    def _jobs(self, where: str, params: tuple[Any, ...], order: str, limit: int) -> list[Job]:
         with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET status = ?, started_at = ?, status_message = ? "
-                "WHERE job_id = ? AND status = ?",
-                (PROCESSING, started_at, "generating", job_id, PENDING),
-            )
-        return cursor.rowcount == 1
+            rows = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_job(row) for row in rows]
 
-    def update_progress(self, job_id: str, progress: int, message: str) -> bool:
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET progress = ?, status_message = ? WHERE job_id = ? AND status = ?",
-                (progress, message, job_id, PROCESSING),
-            )
-        return cursor.rowcount == 1
+    def list_jobs(
+        self,
+        tenant_id: str | None,
+        status: str | None,
+        limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> list[Job]:
+        conditions, params = ["1 = 1"], []
+        for column, value in (("tenant_id", tenant_id), ("status", status)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        if after is not None:
+            conditions.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
+            params.extend((after[0], after[0], after[1]))
+        return self._jobs(
+            " AND ".join(conditions), tuple(params), "created_at DESC, job_id DESC", limit
+        )
+
+    def start_job(self, job_id: str, run_id: str, started_at: str, lease_expires_at: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET status = ?, started_at = ?, status_message = ?, run_id = ?, "
+            "lease_expires_at = ?, progress = 0 WHERE job_id = ? AND status = ?",
+            (PROCESSING, started_at, "generating", run_id, lease_expires_at, job_id, PENDING),
+        )
+
+    def renew_lease(self, job_id: str, run_id: str, lease_expires_at: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET lease_expires_at = ? WHERE job_id = ? AND status = ? AND run_id = ?",
+            (lease_expires_at, job_id, PROCESSING, run_id),
+        )
+
+    def update_progress(self, job_id: str, run_id: str, progress: int, message: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET progress = ?, status_message = ? "
+            "WHERE job_id = ? AND status = ? AND run_id = ?",
+            (progress, message, job_id, PROCESSING, run_id),
+        )
 
     def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET status = ?, status_message = ?, completed_at = ? "
-                "WHERE job_id = ? AND tenant_id = ? AND status IN (?, ?)",
-                (CANCELLED, "cancelled", cancelled_at, job_id, tenant_id, PENDING, PROCESSING),
-            )
-        return cursor.rowcount == 1
+        return self._update(
+            "UPDATE jobs SET status = ?, status_message = ?, completed_at = ?, "
+            "lease_expires_at = NULL WHERE job_id = ? AND tenant_id = ? AND status IN (?, ?)",
+            (CANCELLED, "cancelled", cancelled_at, job_id, tenant_id, PENDING, PROCESSING),
+        )
 
-    def retry_job(self, tenant_id: str, job_id: str) -> bool:
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET status = ?, status_message = ?, retry_count = retry_count + 1, "
-                "progress = 0, error_json = NULL, started_at = NULL, completed_at = NULL "
-                "WHERE job_id = ? AND tenant_id = ? AND status = ?",
-                (PENDING, "queued for retry", job_id, tenant_id, FAILED),
-            )
-        return cursor.rowcount == 1
+    def retry_job(self, tenant_id: str, job_id: str, queued_at: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET status = ?, status_message = ?, retry_count = retry_count + 1, "
+            "progress = 0, error_json = NULL, started_at = NULL, completed_at = NULL, "
+            "run_id = NULL, recoveries = 0, queued_at = ? WHERE job_id = ? AND tenant_id = ? AND status = ?",
+            (PENDING, "queued for retry", queued_at, job_id, tenant_id, FAILED),
+        )
+
+    def requeue_job(self, job_id: str, run_id: str, queued_at: str, message: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET status = ?, status_message = ?, recoveries = recoveries + 1, "
+            "progress = 0, started_at = NULL, run_id = NULL, lease_expires_at = NULL, "
+            "queued_at = ? WHERE job_id = ? AND status = ? AND run_id = ?",
+            (PENDING, message, queued_at, job_id, PROCESSING, run_id),
+        )
+
+    def mark_queued(self, job_id: str, queued_at: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET queued_at = ? WHERE job_id = ? AND status = ?",
+            (queued_at, job_id, PENDING),
+        )
+
+    def jobs_with_expired_leases(self, now: str, limit: int) -> list[Job]:
+        return self._jobs(
+            "status = ? AND lease_expires_at < ?", (PROCESSING, now), "lease_expires_at", limit
+        )
+
+    def pending_jobs(self, queued_before: str, limit: int) -> list[Job]:
+        return self._jobs(
+            "status = ? AND COALESCE(queued_at, created_at) < ?",
+            (PENDING, queued_before),
+            "COALESCE(queued_at, created_at)",
+            limit,
+        )
 
     def complete_job(
-        self, job_id: str, images: list[Image], cost: dict[str, float], completed_at: str
+        self,
+        job_id: str,
+        run_id: str,
+        images: list[Image],
+        cost: dict[str, float],
+        completed_at: str,
+        webhook: Webhook | None = None,
     ) -> bool:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = db.execute(
-                    "UPDATE jobs SET status = ?, progress = 100, status_message = ?, "
-                    "image_ids_json = ?, cost_json = ?, completed_at = ? "
-                    "WHERE job_id = ? AND status = ?",
-                    (
-                        COMPLETED,
-                        "completed",
-                        json.dumps([image.image_id for image in images]),
-                        json.dumps(cost),
-                        completed_at,
-                        job_id,
-                        PROCESSING,
-                    ),
-                )
-                if cursor.rowcount != 1:  # cancelled meanwhile: record nothing
-                    db.execute("ROLLBACK")
-                    return False
-                db.executemany(
-                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
-                    [_image_row(image) for image in images],
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, progress = 100, status_message = ?, "
+                "image_ids_json = ?, cost_json = ?, completed_at = ?, lease_expires_at = NULL "
+                "WHERE job_id = ? AND status = ? AND run_id = ?",
+                (
+                    COMPLETED,
+                    "completed",
+                    json.dumps([image.image_id for image in images]),
+                    json.dumps(cost),
+                    completed_at,
+                    job_id,
+                    PROCESSING,
+                    run_id,
+                ),
+            )
+            if cursor.rowcount != 1:  # cancelled or taken back meanwhile: record nothing
+                return False
+            db.executemany(
+                f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
+                [_image_row(image) for image in images],
+            )
+            if webhook is not None:
+                _insert_webhook(db, webhook)
         return True
 
-    def fail_job(self, job_id: str, error: dict[str, Any], completed_at: str) -> bool:
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET status = ?, status_message = ?, error_json = ?, completed_at = ? "
-                "WHERE job_id = ? AND status IN (?, ?)",
-                (FAILED, error["message"], json.dumps(error), completed_at, job_id, PENDING,
-                 PROCESSING),
+    def fail_job(
+        self,
+        job_id: str,
+        error: dict[str, Any],
+        completed_at: str,
+        run_id: str | None = None,
+        webhook: Webhook | None = None,
+    ) -> bool:
+        with self._transaction() as db:
+            values = (FAILED, error["message"], json.dumps(error), completed_at, job_id)
+            set_failed = (
+                "UPDATE jobs SET status = ?, status_message = ?, error_json = ?, "
+                "completed_at = ?, lease_expires_at = NULL WHERE job_id = ? "
+            )
+            if run_id is None:
+                cursor = db.execute(set_failed + "AND status = ?", (*values, PENDING))
+            else:
+                cursor = db.execute(
+                    set_failed + "AND status = ? AND run_id = ?", (*values, PROCESSING, run_id)
+                )
+            if cursor.rowcount != 1:
+                return False
+            if webhook is not None:
+                _insert_webhook(db, webhook)
+        return True
+
+    # --- batches ------------------------------------------------------------------------
+
+    def add_batch(
+        self, batch: Batch, jobs: list[Job], idempotency: IdempotencyKey | None = None
+    ) -> None:
+        with self._transaction() as db:
+            if idempotency is not None:
+                _bind_idempotency_key(db, idempotency)
+            db.execute(
+                f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                (
+                    batch.batch_id, batch.tenant_id, batch.user_id, batch.request_id,
+                    json.dumps(batch.job_ids), batch.status, batch.created_at,
+                    batch.completed_at, batch.webhook_url, int(batch.webhook_delivered),
+                ),
             )  # fmt: skip
-        return cursor.rowcount == 1
+            for job in jobs:
+                _insert_job(db, job)
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> Batch | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE batch_id = ? AND tenant_id = ?",
+                (batch_id, tenant_id),
+            ).fetchone()
+        if row is None:
+            return None
+        values = dict(row)
+        values["job_ids"] = json.loads(values.pop("job_ids_json"))
+        values["webhook_delivered"] = bool(values["webhook_delivered"])
+        return Batch(**values)
+
+    def batch_job_states(self, batch_id: str) -> dict[str, str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT job_id, status FROM jobs WHERE batch_id = ?", (batch_id,)
+            ).fetchall()
+        return {row["job_id"]: row["status"] for row in rows}
+
+    def finish_batch_if_done(
+        self, batch_id: str, completed_at: str, webhook: Webhook | None = None
+    ) -> bool:
+        with self._transaction() as db:
+            unfinished = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE batch_id = ? AND status IN (?, ?)",
+                (batch_id, PENDING, PROCESSING),
+            ).fetchone()[0]
+            if unfinished:
+                return False
+            cursor = db.execute(
+                "UPDATE batches SET status = ?, completed_at = ? WHERE batch_id = ? AND status = ?",
+                (COMPLETED, completed_at, batch_id, PENDING),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if webhook is not None:
+                _insert_webhook(db, webhook)
+        return True
+
+    # --- idempotency keys ---------------------------------------------------------------
+
+    def find_idempotency_key(self, tenant_id: str, key: str, now: str) -> IdempotencyKey | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND expires_at > ?",
+                (tenant_id, key, now),
+            ).fetchone()
+        return IdempotencyKey(**dict(row)) if row else None
+
+    def delete_idempotency_key(self, tenant_id: str, key: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+            )
+
+    def delete_expired_idempotency_keys(self, now: str) -> int:
+        with self._connect() as db:
+            return db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (now,)).rowcount
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    def claim_due_webhooks(self, now: str, claim_until: str, limit: int) -> list[Webhook]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE status = ? AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at LIMIT ?",
+                (WEBHOOK_PENDING, now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE webhooks SET next_attempt_at = ? WHERE webhook_id = ?",
+                [(claim_until, row["webhook_id"]) for row in rows],
+            )
+        return [Webhook(**dict(row)) for row in rows]
+
+    def record_webhook_attempt(
+        self,
+        attempt: WebhookAttempt,
+        body: str | None,
+        status: str,
+        next_attempt_at: str | None,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    attempt.webhook_id, attempt.subject_id, attempt.tenant_id, attempt.event,
+                    attempt.attempt, attempt.attempted_at, attempt.status_code, attempt.error,
+                    attempt.duration_ms,
+                ),
+            )  # fmt: skip
+            delivered_at = attempt.attempted_at if status == WEBHOOK_DELIVERED else None
+            db.execute(
+                "UPDATE webhooks SET status = ?, attempts = ?, next_attempt_at = ?, body = ?, "
+                "delivered_at = ? WHERE webhook_id = ?",
+                (status, attempt.attempt, next_attempt_at, body, delivered_at, attempt.webhook_id),
+            )
+            if status == WEBHOOK_DELIVERED:
+                for table, column in (("jobs", "job_id"), ("batches", "batch_id")):
+                    db.execute(
+                        f"UPDATE {table} SET webhook_delivered = 1 WHERE {column} = ?",
+                        (attempt.subject_id,),
+                    )
+
+    def webhook_attempts(self, tenant_id: str, subject_id: str) -> list[WebhookAttempt]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM webhook_attempts WHERE subject_id = ? AND tenant_id = ? "
+                "ORDER BY attempted_at, attempt",
+                (subject_id, tenant_id),
+            ).fetchall()
+        return [WebhookAttempt(**dict(row)) for row in rows]
+
+    # --- images -------------------------------------------------------------------------
 
     def add_image(self, image: Image) -> None:
         with self._connect() as db:
@@ -272,12 +567,12 @@ class SqliteRepository:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a database written by an older version up to SCHEMA_VERSION, keeping its rows."""
+    """Bring the images table of a version 1 database up to date, keeping its rows."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     has_images = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'images'"
     ).fetchone()
-    if version >= SCHEMA_VERSION or not has_images:
+    if version >= 2 or not has_images:
         return
     # SQLite cannot drop NOT NULL in place: rebuild the table, in one transaction.
     old_columns = _IMAGE_COLUMNS.removesuffix(", image_type")
@@ -297,37 +592,72 @@ def _migrate(db: sqlite3.Connection) -> None:
         raise
 
 
+def _add_job_columns(db: sqlite3.Connection) -> None:
+    """Columns jobs gained in version 3 are added to an older jobs table, keeping its rows."""
+    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    for column, declaration in JOB_COLUMNS_ADDED.items():
+        if column not in present:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
+
+
+def _bind_idempotency_key(db: sqlite3.Connection, binding: IdempotencyKey) -> None:
+    """Inside the transaction that creates the resource, so two racing requests cannot both
+    bind the key: the second finds the first's row (the write lock orders them)."""
+    existing = db.execute(
+        "SELECT * FROM idempotency_keys WHERE tenant_id = ? AND key = ?",
+        (binding.tenant_id, binding.key),
+    ).fetchone()
+    if existing is not None and existing["expires_at"] > binding.created_at:
+        raise IdempotencyKeyTaken(IdempotencyKey(**dict(existing)))
+    db.execute(
+        "INSERT OR REPLACE INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            binding.tenant_id, binding.key, binding.request_hash, binding.resource_id,
+            binding.created_at, binding.expires_at,
+        ),
+    )  # fmt: skip
+
+
+def _insert_job(db: sqlite3.Connection, job: Job) -> None:
+    values = []
+    for name in _JOB_FIELDS:
+        value = getattr(job, name)
+        if name in _JSON_FIELDS:
+            value = _dumps(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        values.append(value)
+    db.execute(
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_FIELDS))})",
+        values,
+    )
+
+
+def _insert_webhook(db: sqlite3.Connection, webhook: Webhook) -> None:
+    db.execute(
+        f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+        (
+            webhook.webhook_id, webhook.tenant_id, webhook.subject_id, webhook.event, webhook.url,
+            webhook.created_at, webhook.status, webhook.attempts,
+            webhook.next_attempt_at or webhook.created_at, webhook.body, webhook.delivered_at,
+        ),
+    )  # fmt: skip
+
+
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
 def _job(row: sqlite3.Row) -> Job:
-    return Job(
-        job_id=row["job_id"],
-        tenant_id=row["tenant_id"],
-        user_id=row["user_id"],
-        request_id=row["request_id"],
-        kind=row["kind"],
-        request=json.loads(row["request_json"]),
-        plan=json.loads(row["plan_json"]),
-        status=row["status"],
-        status_message=row["status_message"],
-        progress=row["progress"],
-        error=_loads(row["error_json"]),
-        image_ids=json.loads(row["image_ids_json"]),
-        cost=_loads(row["cost_json"]),
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        priority=row["priority"],
-        retry_count=row["retry_count"],
-        webhook_url=row["webhook_url"],
-        webhook_delivered=bool(row["webhook_delivered"]),
-    )
+    values: dict[str, Any] = {}
+    for name in _JOB_FIELDS:
+        if name in _JSON_FIELDS:
+            raw = row[f"{name}_json"]
+            values[name] = None if raw is None else json.loads(raw)
+        else:
+            values[name] = row[name]
+    values["webhook_delivered"] = bool(values["webhook_delivered"])
+    return Job(**values)
 
 
 def _image_row(image: Image) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from imagegen.jobqueue import QUEUE_NAME
+from imagegen.jobqueue import queue_name
 from imagegen.metrics import MetricsPublisher, record_outcome
 
 
@@ -23,8 +23,9 @@ def isolated_redis(redis_url: str):
 
 
 def test_queue_depth_oldest_age_and_outcomes_reach_cloudwatch(isolated_redis, moto_endpoint):
-    queue = Queue(QUEUE_NAME, connection=isolated_redis)
-    for index in range(3):
+    # Depth and age count every priority's queue.
+    for index, priority in enumerate((1, 5, 10)):
+        queue = Queue(queue_name(priority), connection=isolated_redis)
         queue.enqueue_call("worker.jobs.run_generation", args=(f"job_{index}",))
     record_outcome(isolated_redis, "completed")
     record_outcome(isolated_redis, "completed")

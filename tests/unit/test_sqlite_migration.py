@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from imagegen.records import GENERATED, UPLOADED, Image
-from imagegen.storage.sqlite import SqliteRepository
+from imagegen.storage.sqlite import SCHEMA_VERSION, SqliteRepository
 
 # The images table as the text-to-image release created it (user_version 0).
 VERSION_1_IMAGES = """
@@ -49,5 +49,5 @@ def test_old_images_survive_and_uploads_fit(tmp_path):
     # Opening again is a no-op: the version is recorded.
     SqliteRepository(path)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT count(*) FROM images").fetchone()[0] == 2
