@@ -33,10 +33,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["imagegen"] = services or build_services(settings)
 
     from app import errors
-    from app.api import docs, edits, files, generations, health, jobs, models, uploads
+    from app.api import (
+        batches,
+        docs,
+        edits,
+        files,
+        generations,
+        health,
+        jobs,
+        models,
+        uploads,
+        webhooks,
+    )
 
     errors.register(app)
-    for module in (health, docs, files, models, generations, edits, uploads, jobs):
+    modules = (health, docs, files, models, generations, edits, uploads, jobs, batches, webhooks)
+    for module in modules:
         app.register_blueprint(module.bp)
 
     @app.before_request

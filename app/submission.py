@@ -10,48 +10,53 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from app import services
+from app import idempotency, services
 from app.errors import error_response
-from app.serializers import image_data
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan
-from imagegen.records import COMPLETED, FAILED, Job, utc_now
+from imagegen.records import CANCELLED, COMPLETED, FAILED, Job, utc_now
+from imagegen.serializers import image_data
+from imagegen.storage.repository import IdempotencyKeyTaken
+from imagegen.webhooks.destinations import UnsafeDestination, check_destination
 
 log = logging.getLogger(__name__)
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
 
 
 def check_webhook_url(url: str | None) -> None:
-    """Shape checks only; delivery (and its address checks) comes with webhook delivery."""
+    """Refuse a webhook URL we would not deliver to (it is checked again at each delivery,
+    as its host may resolve differently by then)."""
     if url is None:
         return
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        check_destination(url, services().webhook_policy)
+    except UnsafeDestination as refused:
         raise ServiceError(
             errors.INVALID_PARAMETERS,
-            "webhook_url must be an absolute http(s) URL",
+            f"webhook_url is not allowed: {refused.reason}",
             {"parameter": "webhook_url"},
-        )
-    if parts.username or parts.password:
-        raise ServiceError(
-            errors.INVALID_PARAMETERS,
-            "webhook_url must not contain credentials",
-            {"parameter": "webhook_url"},
-        )
+        ) from None
 
 
 def submit(job: Job, run_async: bool) -> ResponseReturnValue:
+    """Record and queue a new job; or, when its Idempotency-Key was bound meanwhile by an
+    identical request, answer about that request's job instead."""
     svc = services()
-    svc.repository.add_job(job)
+    binding = idempotency.new_binding(job.job_id)
     try:
-        svc.queue.enqueue_generation(job.job_id, g.request_id)
+        svc.repository.add_job(job, binding)
+    except IdempotencyKeyTaken as taken:
+        idempotency.check_same_request(taken.existing)
+        _delete_prepared_inputs(job)
+        return replay(taken.existing.resource_id)
+    try:
+        svc.queue.enqueue_generation(job.job_id, g.request_id, job.priority)
     except RedisError:
         log.exception("could not enqueue the job")
         error = ServiceError(
@@ -60,6 +65,8 @@ def submit(job: Job, run_async: bool) -> ResponseReturnValue:
             {"retry_after": 5},
         )
         svc.repository.fail_job(job.job_id, error.to_dict(), utc_now())
+        if binding is not None:  # nothing was accepted: the key stays free for the retry
+            svc.repository.delete_idempotency_key(binding.tenant_id, binding.key)
         raise error from None
     log.info(
         "job accepted",
@@ -68,13 +75,30 @@ def submit(job: Job, run_async: bool) -> ResponseReturnValue:
             "task": job.kind,
             "model": job.plan["model_id"],
             "n": job.plan["n"],
+            "priority": job.priority,
         },
     )
+    return respond(job, run_async)
 
-    if run_async:
+
+def replay(job_id: str) -> ResponseReturnValue:
+    """Answer a repeated request as its first one is answered now: about the same job."""
+    job = services().repository.get_job(g.tenant_id, job_id)
+    if job is None:
+        raise ServiceError(errors.NOT_FOUND, f"no job {job_id}")
+    response = make_response(respond(job, bool(job.request.get("async"))))
+    response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
+
+
+def respond(job: Job, run_async: bool) -> ResponseReturnValue:
+    """202 with the job at once (async); or wait for it and answer its images or error."""
+    svc = services()
+    if run_async or job.status == CANCELLED:
         return _accepted(job)
     wait, applied = _wait_seconds(svc.settings.sync_wait_seconds)
-    svc.queue.wait_until_finished(job.job_id, wait)
+    if not job.finished:
+        svc.queue.wait_until_finished(job.job_id, wait)
     finished = svc.repository.get_job(g.tenant_id, job.job_id) or job
     if finished.status == COMPLETED:
         return _completed(finished, applied)
@@ -83,6 +107,14 @@ def submit(job: Job, run_async: bool) -> ResponseReturnValue:
         error.details = {**error.details, "job_id": finished.job_id}
         return error_response(error)
     return _accepted(finished, applied)
+
+
+def _delete_prepared_inputs(job: Job) -> None:
+    """The model-ready inputs an edit stored for a job that lost its idempotency race."""
+    plan = job.plan
+    for key in [plan.get("source_key"), plan.get("mask_key"), *plan.get("reference_keys", ())]:
+        if key:
+            services().blobs.delete(key)
 
 
 def _wait_seconds(configured: float) -> tuple[float, str | None]:

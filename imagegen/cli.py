@@ -1,13 +1,16 @@
-"""Operator commands: `python -m imagegen.cli create-key|bootstrap-key`."""
+"""Operator commands: `python -m imagegen.cli create-key|bootstrap-key|failed-jobs|retry-job`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from imagegen import keys
 from imagegen.config import Settings
+from imagegen.records import FAILED, utc_now
+from imagegen.services import build_services
 from imagegen.storage.sqlite import SqliteRepository
 
 
@@ -23,9 +26,20 @@ def main(argv: list[str] | None = None) -> int:
         "bootstrap-key",
         help="store IMAGEGEN_BOOTSTRAP_API_KEY, or make a development key once, and print it",
     )
+    failed = commands.add_parser(
+        "failed-jobs", help="the dead-letter list: failed jobs of every tenant, newest first"
+    )
+    failed.add_argument("--tenant", help="only this tenant's")
+    failed.add_argument("--limit", type=int, default=50)
+    retry = commands.add_parser("retry-job", help="queue a failed job again (retry_count + 1)")
+    retry.add_argument("job_id")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
+    if args.command == "failed-jobs":
+        return _failed_jobs(settings, args.tenant, args.limit)
+    if args.command == "retry-job":
+        return _retry_job(settings, args.job_id)
     repo = SqliteRepository(settings.database_path)
     if args.command == "create-key":
         print(keys.create_key(repo, args.tenant, args.user, args.name, args.key))
@@ -47,6 +61,36 @@ def main(argv: list[str] | None = None) -> int:
         path.chmod(0o600)
     keys.create_key(repo, "default", "admin", "development", key)
     print(f"API key: {key}", file=sys.stderr)
+    return 0
+
+
+def _failed_jobs(settings: Settings, tenant_id: str | None, limit: int) -> int:
+    """One JSON line per failed job: what an operator needs to judge and retry it."""
+    for job in build_services(settings).repository.list_jobs(tenant_id, FAILED, limit):
+        line = {
+            "job_id": job.job_id,
+            "tenant_id": job.tenant_id,
+            "user_id": job.user_id,
+            "kind": job.kind,
+            "model": job.plan.get("model_id"),
+            "completed_at": job.completed_at,
+            "retry_count": job.retry_count,
+            "recoveries": job.recoveries,
+            "error": job.error,
+        }
+        print(json.dumps(line))
+    return 0
+
+
+def _retry_job(settings: Settings, job_id: str) -> int:
+    services = build_services(settings)
+    job = services.repository.load_job(job_id)
+    if job is None or not services.repository.retry_job(job.tenant_id, job_id, utc_now()):
+        state = job.status if job is not None else "not found"
+        print(f"{job_id}: only a failed job can be retried ({state})", file=sys.stderr)
+        return 1
+    services.queue.enqueue_generation(job_id, job.request_id, job.priority)
+    print(f"{job_id}: queued again", file=sys.stderr)
     return 0
 
 

@@ -62,6 +62,20 @@ class Settings:
     log_level: str
     metrics_namespace: str
     metrics_interval_seconds: float
+    job_lease_seconds: float
+    job_max_recoveries: int
+    sweep_interval_seconds: float
+    requeue_after_seconds: float
+    worker_shutdown_grace_seconds: float
+    idempotency_ttl_seconds: int
+    max_batch_requests: int
+    webhook_signing_secret: str
+    webhook_allowed_hosts: frozenset[str]
+    webhook_max_attempts: int
+    webhook_backoff_base_seconds: float
+    webhook_backoff_cap_seconds: float
+    webhook_timeout_seconds: float
+    webhook_poll_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +120,26 @@ class Settings:
             log_level=env.get("IMAGEGEN_LOG_LEVEL", "INFO").upper(),
             metrics_namespace=env.get("IMAGEGEN_METRICS_NAMESPACE", ""),
             metrics_interval_seconds=_float(env, "IMAGEGEN_METRICS_INTERVAL_SECONDS", 60.0),
+            job_lease_seconds=_float(env, "IMAGEGEN_JOB_LEASE_SECONDS", 30.0),
+            job_max_recoveries=_int(env, "IMAGEGEN_JOB_MAX_RECOVERIES", 2),
+            sweep_interval_seconds=_float(env, "IMAGEGEN_SWEEP_INTERVAL_SECONDS", 10.0),
+            requeue_after_seconds=_float(env, "IMAGEGEN_REQUEUE_AFTER_SECONDS", 30.0),
+            worker_shutdown_grace_seconds=_float(
+                env, "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS", 90.0
+            ),
+            idempotency_ttl_seconds=_int(env, "IMAGEGEN_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+            max_batch_requests=_int(env, "IMAGEGEN_MAX_BATCH_REQUESTS", 50),
+            webhook_signing_secret=env.get("IMAGEGEN_WEBHOOK_SIGNING_SECRET", ""),
+            webhook_allowed_hosts=frozenset(
+                host.strip().lower()
+                for host in env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", "").split(",")
+                if host.strip()
+            ),
+            webhook_max_attempts=_int(env, "IMAGEGEN_WEBHOOK_MAX_ATTEMPTS", 10),
+            webhook_backoff_base_seconds=_float(env, "IMAGEGEN_WEBHOOK_BACKOFF_BASE_SECONDS", 10.0),
+            webhook_backoff_cap_seconds=_float(env, "IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS", 3600.0),
+            webhook_timeout_seconds=_float(env, "IMAGEGEN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_poll_seconds=_float(env, "IMAGEGEN_WEBHOOK_POLL_SECONDS", 1.0),
         )
         settings.check()
         return settings
@@ -126,6 +160,14 @@ class Settings:
             raise ConfigError("IMAGEGEN_MAX_IMAGE_PIXELS must be at least 1000000")
         if self.bedrock_max_attempts < 1:
             raise ConfigError("IMAGEGEN_BEDROCK_MAX_ATTEMPTS must be at least 1")
+        if self.job_lease_seconds < 3:
+            raise ConfigError("IMAGEGEN_JOB_LEASE_SECONDS must be at least 3")
+        if self.job_max_recoveries < 0:
+            raise ConfigError("IMAGEGEN_JOB_MAX_RECOVERIES must not be negative")
+        if self.max_batch_requests < 1:
+            raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at least 1")
+        if self.webhook_max_attempts < 1:
+            raise ConfigError("IMAGEGEN_WEBHOOK_MAX_ATTEMPTS must be at least 1")
         if self.is_production:
             if len(self.url_signing_secret) < 32:
                 raise ConfigError(
@@ -135,6 +177,10 @@ class Settings:
                 raise ConfigError("production requires TLS to Redis (a rediss:// URL)")
             if not self.public_base_url.startswith("https://"):
                 raise ConfigError("production requires an https:// IMAGEGEN_PUBLIC_BASE_URL")
+            if len(self.webhook_signing_secret) < 32:
+                raise ConfigError(
+                    "IMAGEGEN_WEBHOOK_SIGNING_SECRET must be set (32+ characters) in production"
+                )
 
 
 def url_signing_secret(settings: Settings) -> str:
@@ -143,9 +189,18 @@ def url_signing_secret(settings: Settings) -> str:
     In development, when none is configured, one is generated once and kept in the data
     directory so the API and the worker agree and URLs survive restarts.
     """
-    if settings.url_signing_secret:
-        return settings.url_signing_secret
-    path = settings.data_dir / "url-signing-secret"
+    return settings.url_signing_secret or _development_secret(settings, "url-signing-secret")
+
+
+def webhook_signing_secret(settings: Settings) -> str:
+    """The master secret every tenant's webhook signing secret is derived from (as above)."""
+    return settings.webhook_signing_secret or _development_secret(
+        settings, "webhook-signing-secret"
+    )
+
+
+def _development_secret(settings: Settings, name: str) -> str:
+    path = settings.data_dir / name
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "x", encoding="ascii") as handle:

@@ -52,13 +52,15 @@ class ServiceError(Exception):
     code: str
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    # When the code's usual status does not fit (a conflict answers 409 with IMG302).
+    status: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS[self.code]
+        return self.status or HTTP_STATUS[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
+from imagegen.records import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 10
@@ -40,6 +41,7 @@ class JobOptions(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
     webhook_url: str | None = Field(default=None, max_length=2048)
     async_: bool = Field(default=False, alias="async")
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY)
 
     @field_validator("cfg_scale", mode="before")
     @classmethod

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from imagegen.config import Settings, url_signing_secret
+from imagegen.config import Settings, url_signing_secret, webhook_signing_secret
 from imagegen.jobqueue import JobQueue
 from imagegen.signing import UrlSigner
 from imagegen.storage.blobs import BlobStore, DiskBlobStore
 from imagegen.storage.repository import Repository
 from imagegen.storage.sqlite import SqliteRepository
+from imagegen.webhooks.destinations import DestinationPolicy
 
 
 @dataclass
@@ -22,6 +23,10 @@ class Services:
     signer: UrlSigner
     redis: Redis
     queue: JobQueue
+    # Where webhooks may go (checked when a job is created and again at each delivery), and
+    # the secret each tenant's webhook signing secret is derived from.
+    webhook_policy: DestinationPolicy
+    webhook_master_secret: str
 
 
 def build_services(settings: Settings) -> Services:
@@ -36,4 +41,8 @@ def build_services(settings: Settings) -> Services:
         signer=signer,
         redis=redis,
         queue=JobQueue(redis, settings.job_timeout_seconds),
+        webhook_policy=DestinationPolicy(
+            require_https=settings.is_production, allowed_hosts=settings.webhook_allowed_hosts
+        ),
+        webhook_master_secret=webhook_signing_secret(settings),
     )

@@ -15,10 +15,10 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
-from app import services
+from app import idempotency, services
 from app.api.image_input import accept_large_bodies, file_as_base64, is_multipart
 from app.auth import require_api_key
-from app.submission import check_webhook_url, submit
+from app.submission import check_webhook_url, replay, submit
 from imagegen import catalog, errors
 from imagegen.editing import (
     EditImages,
@@ -48,36 +48,61 @@ _OPENAI_URL_FORMAT = "url"
 
 @bp.post("/images/edits")
 def create_edit() -> ResponseReturnValue:
-    svc = services()
+    seen = idempotency.seen_before()
+    if seen is not None:
+        return replay(seen.resource_id)
     body, strict = _read_body()
-    edit = parse_edit_request(body, strict=strict)
-    spec, requested, note = choose_model(edit, svc.settings.default_model)
-    check_request(edit, spec)
-    check_webhook_url(edit.webhook_url)
+    draft = EditDraft.check(services(), parse_edit_request(body, strict=strict))
+    return submit(draft.job(), draft.edit.async_)
 
-    inputs = _InputCollector(svc)
-    images = inputs.collect(edit)
-    prepared = prepare_inputs(edit, spec, images)
-    # Only now that every image proved usable do inline images become uploads.
-    stored_request = inputs.store_inline(edit)
-    job_id = "job_" + uuid.uuid4().hex
-    created_at = utc_now()
-    keys = _store_prepared(svc, job_id, created_at, prepared)
-    plan = plan_edit(edit, spec, requested, note, prepared, keys)
-    job = Job(
-        job_id=job_id,
-        tenant_id=g.tenant_id,
-        user_id=g.user_id,
-        request_id=g.request_id,
-        kind=edit.task,
-        request=stored_request,
-        plan=plan.to_dict(),
-        status=PENDING,
-        status_message="queued",
-        created_at=created_at,
-        webhook_url=edit.webhook_url,
-    )
-    return submit(job, edit.async_)
+
+@dataclass
+class EditDraft:
+    """An edit request whose every parameter and image proved usable, nothing stored yet.
+
+    Checking all of a request (or of a batch's requests) before storing anything means a
+    refused request leaves no uploads or input files behind.
+    """
+
+    svc: Services
+    edit: EditRequest
+    spec: catalog.ModelSpec
+    requested: str
+    note: str | None
+    inputs: _InputCollector
+    prepared: PreparedInputs
+
+    @classmethod
+    def check(cls, svc: Services, edit: EditRequest) -> EditDraft:
+        spec, requested, note = choose_model(edit, svc.settings.default_model)
+        check_request(edit, spec)
+        check_webhook_url(edit.webhook_url)
+        inputs = _InputCollector(svc)
+        prepared = prepare_inputs(edit, spec, inputs.collect(edit))
+        return cls(svc, edit, spec, requested, note, inputs, prepared)
+
+    def job(self, batch_id: str | None = None) -> Job:
+        """Store the inline images as uploads and the prepared inputs; the job using them."""
+        stored_request = self.inputs.store_inline(self.edit)
+        job_id = "job_" + uuid.uuid4().hex
+        created_at = utc_now()
+        keys = _store_prepared(self.svc, job_id, created_at, self.prepared)
+        plan = plan_edit(self.edit, self.spec, self.requested, self.note, self.prepared, keys)
+        return Job(
+            job_id=job_id,
+            tenant_id=g.tenant_id,
+            user_id=g.user_id,
+            request_id=g.request_id,
+            kind=self.edit.task,
+            request=stored_request,
+            plan=plan.to_dict(),
+            status=PENDING,
+            status_message="queued",
+            created_at=created_at,
+            webhook_url=self.edit.webhook_url,
+            priority=self.edit.priority,
+            batch_id=batch_id,
+        )
 
 
 def _read_body() -> tuple[dict[str, Any], bool]:

@@ -7,12 +7,12 @@ import uuid
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
-from app import services
+from app import idempotency, services
 from app.auth import require_api_key
-from app.submission import check_webhook_url, submit
+from app.submission import check_webhook_url, replay, submit
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
-from imagegen.generation import parse_request, plan_generation
+from imagegen.generation import GenerationRequest, parse_request, plan_generation
 from imagegen.records import PENDING, Job, utc_now
 
 bp = Blueprint("generations", __name__, url_prefix="/v1")
@@ -21,6 +21,9 @@ bp.before_request(require_api_key)
 
 @bp.post("/images/generations")
 def create_generation() -> ResponseReturnValue:
+    seen = idempotency.seen_before()
+    if seen is not None:
+        return replay(seen.resource_id)
     body = request.get_json(silent=True)
     if body is None:
         raise ServiceError(
@@ -28,9 +31,15 @@ def create_generation() -> ResponseReturnValue:
             "the request body must be JSON (Content-Type: application/json)",
         )
     generation = parse_request(body)
+    job = generation_job(generation)
+    return submit(job, generation.async_)
+
+
+def generation_job(generation: GenerationRequest, batch_id: str | None = None) -> Job:
+    """The job for a valid request (a batch's items go through here too)."""
     plan = plan_generation(generation, services().settings.default_model)
     check_webhook_url(generation.webhook_url)
-    job = Job(
+    return Job(
         job_id="job_" + uuid.uuid4().hex,
         tenant_id=g.tenant_id,
         user_id=g.user_id,
@@ -42,5 +51,6 @@ def create_generation() -> ResponseReturnValue:
         status_message="queued",
         created_at=utc_now(),
         webhook_url=generation.webhook_url,
+        priority=generation.priority,
+        batch_id=batch_id,
     )
-    return submit(job, generation.async_)

@@ -1,4 +1,5 @@
-"""A job's status, progress and result (seed 004's GetImageJobResponse), cancel and retry.
+"""A job's status, progress and result (seed 004's GetImageJobResponse), cancel and retry;
+the caller's jobs by status (failed ones are the dead-letter list) and webhook deliveries.
 
 Cancel: a pending job never runs; a processing one stops at its next image and keeps
 nothing. Retry: a failed job runs again as a new attempt of the same job (retry_count + 1).
@@ -7,19 +8,22 @@ Both answer 409 when the job is in no state for it.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
 from app import services
 from app.auth import require_api_key
 from app.errors import error_response
-from app.serializers import get_job_response
 from imagegen import errors
 from imagegen.errors import ServiceError
-from imagegen.records import Job, utc_now
+from imagegen.events import finish_batch_if_done
+from imagegen.job_files import discard_files
+from imagegen.records import JOB_STATES, PENDING, Job, parse_utc, utc_now
+from imagegen.serializers import get_job_response
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -30,11 +34,61 @@ def get_job(job_id: str) -> ResponseReturnValue:
     return jsonify(_job_response(_owned_job(job_id)))
 
 
+@bp.get("/jobs")
+def list_jobs() -> ResponseReturnValue:
+    """The caller's jobs, newest first; `status=failed` is the dead-letter list."""
+    status = request.args.get("status")
+    if status is not None and status not in JOB_STATES:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"status must be one of {', '.join(JOB_STATES)}",
+            {"parameter": "status", "allowed": list(JOB_STATES)},
+        )
+    limit = _int_arg("limit", default=20, low=1, high=100)
+    after = _cursor_position(request.args.get("cursor"))
+    page = services().repository.list_jobs(g.tenant_id, status, limit + 1, after)
+    last = page[limit - 1] if len(page) > limit else None
+    return jsonify(
+        {
+            "jobs": [_job_response(job) for job in page[:limit]],
+            "next_cursor": _cursor(last) if last is not None else None,
+        }
+    )
+
+
+def _cursor(job: Job) -> str:
+    """Opaque to clients: where the next page starts."""
+    return base64.urlsafe_b64encode(f"{job.created_at}|{job.job_id}".encode()).decode()
+
+
+def _cursor_position(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None:
+        return None
+    try:
+        created_at, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        parse_utc(created_at)
+    except ValueError:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            "cursor is not one this API gave out (pass next_cursor as it came)",
+            {"parameter": "cursor"},
+        ) from None
+    return created_at, job_id
+
+
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> ResponseReturnValue:
+    repository = services().repository
     job = _owned_job(job_id)
-    if not services().repository.cancel_job(g.tenant_id, job_id, utc_now()):
+    if not repository.cancel_job(g.tenant_id, job_id, utc_now()):
         return _conflict(job, "cancelled", "only a pending or processing job can be cancelled")
+    if job.status == PENDING:
+        # A run that died before it was taken back may have left files; a running job's run
+        # removes its own when it sees the cancel.
+        discard_files(services().blobs, job)
+    services().queue.signal_cancelled(job_id)
+    services().queue.signal_finished(job_id)
+    finish_batch_if_done(repository, job)
     return jsonify(_job_response(_owned_job(job_id)))
 
 
@@ -42,10 +96,10 @@ def cancel_job(job_id: str) -> ResponseReturnValue:
 def retry_job(job_id: str) -> ResponseReturnValue:
     svc = services()
     job = _owned_job(job_id)
-    if not svc.repository.retry_job(g.tenant_id, job_id):
+    if not svc.repository.retry_job(g.tenant_id, job_id, utc_now()):
         return _conflict(job, "retried", "only a failed job can be retried")
     try:
-        svc.queue.enqueue_generation(job_id, g.request_id)
+        svc.queue.enqueue_generation(job_id, g.request_id, job.priority)
     except RedisError:
         error = ServiceError(
             errors.SERVICE_UNAVAILABLE,
@@ -57,6 +111,45 @@ def retry_job(job_id: str) -> ResponseReturnValue:
     response = jsonify(_job_response(_owned_job(job_id)))
     response.headers["Location"] = f"/v1/jobs/{job_id}"
     return response, 202
+
+
+@bp.get("/jobs/<job_id>/webhook-deliveries")
+def job_webhook_deliveries(job_id: str) -> ResponseReturnValue:
+    _owned_job(job_id)
+    return jsonify(delivery_log(job_id))
+
+
+def delivery_log(subject_id: str) -> dict[str, Any]:
+    """Every delivery attempt of a job's or batch's webhooks, oldest first."""
+    attempts = services().repository.webhook_attempts(g.tenant_id, subject_id)
+    return {
+        "deliveries": [
+            {
+                "webhook_id": attempt.webhook_id,
+                "event": attempt.event,
+                "attempt": attempt.attempt,
+                "attempted_at": attempt.attempted_at,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "duration_ms": attempt.duration_ms,
+                "delivered": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+            }
+            for attempt in attempts
+        ]
+    }
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"{name} must be an integer from {low} to {high}",
+            {"parameter": name},
+        )
+    return int(raw)
 
 
 def _owned_job(job_id: str) -> Job:

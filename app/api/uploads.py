@@ -8,10 +8,10 @@ from flask.typing import ResponseReturnValue
 from app import services
 from app.api.image_input import accept_large_bodies, is_multipart, read_file
 from app.auth import require_api_key
-from app.serializers import upload_data
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.input_images import decode_base64, open_image
+from imagegen.serializers import upload_data
 from imagegen.uploads import image_limits, store_upload
 
 bp = Blueprint("uploads", __name__, url_prefix="/v1")

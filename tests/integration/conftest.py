@@ -13,6 +13,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from tests.conftest import ROOT, Stack, Tenant
+from tests.integration.webhook_receiver import receiver  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="session")

@@ -117,3 +117,27 @@ def test_cancel_and_retry_of_another_tenants_job_are_404(api, other_api):
     job_id = _submit(other_api, "a private garden")
     for action in ("cancel", "retry"):
         assert api.request("POST", f"/v1/jobs/{job_id}/{action}").status_code == 404
+
+
+def test_a_cancelled_running_job_stops_without_waiting_for_its_model_call(api, stack):
+    from datetime import UTC, datetime
+
+    from redis import Redis
+    from rq.job import Job as RqJob
+
+    job_id = _submit(api, SLOW)  # its one model call takes 2 s (the read timeout)
+    _wait_for_status(api, job_id, "processing")
+    cancelled_at = datetime.now(UTC)
+    assert api.request("POST", f"/v1/jobs/{job_id}/cancel").status_code == 200
+    rq_job = RqJob.fetch(job_id, connection=Redis.from_url(stack.env["IMAGEGEN_REDIS_URL"]))
+    deadline = time.monotonic() + 5
+    while rq_job.ended_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rq_job.refresh()
+    assert rq_job.ended_at is not None
+    # The run noticed within its 0.5 s check: before its call's 2 s were up, and before its
+    # lease renewal (every 1 s here) would have told it.
+    stopped_after = rq_job.ended_at.replace(tzinfo=UTC) - cancelled_at
+    print(f"stopped {stopped_after.total_seconds():.3f} s after the cancel")
+    assert stopped_after.total_seconds() < 0.75
+    assert api.job(job_id).json()["job"]["status"]["status"] == "cancelled"

@@ -11,6 +11,7 @@ SAFE_PRODUCTION = {
     "IMAGEGEN_URL_SIGNING_SECRET": "s" * 40,
     "IMAGEGEN_REDIS_URL": "rediss://cache.internal:6379/0",
     "IMAGEGEN_PUBLIC_BASE_URL": "https://images.example.com",
+    "IMAGEGEN_WEBHOOK_SIGNING_SECRET": "w" * 40,
 }
 
 
@@ -33,6 +34,8 @@ def test_safe_production_settings_are_accepted():
         ("IMAGEGEN_URL_SIGNING_SECRET", "short"),
         ("IMAGEGEN_REDIS_URL", "redis://cache.internal:6379/0"),
         ("IMAGEGEN_PUBLIC_BASE_URL", "http://images.example.com"),
+        ("IMAGEGEN_WEBHOOK_SIGNING_SECRET", ""),
+        ("IMAGEGEN_WEBHOOK_SIGNING_SECRET", "short"),
     ],
 )
 def test_production_refuses_unsafe_settings(name, value):
@@ -50,6 +53,10 @@ def test_production_refuses_unsafe_settings(name, value):
         ("IMAGEGEN_MAX_IMAGE_BYTES", "0"),
         ("IMAGEGEN_MAX_IMAGE_BYTES", str(64 * 1024 * 1024)),  # over the request limit
         ("IMAGEGEN_MAX_IMAGE_PIXELS", "1000"),
+        ("IMAGEGEN_JOB_LEASE_SECONDS", "1"),
+        ("IMAGEGEN_JOB_MAX_RECOVERIES", "-1"),
+        ("IMAGEGEN_MAX_BATCH_REQUESTS", "0"),
+        ("IMAGEGEN_WEBHOOK_MAX_ATTEMPTS", "0"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name, value):

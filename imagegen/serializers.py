@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from imagegen.records import FAILED, PENDING, PROCESSING, Image, Job
+from imagegen.records import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    Batch,
+    Image,
+    Job,
+    parse_utc,
+)
 from imagegen.storage.blobs import BlobStore
 
 
@@ -44,16 +55,30 @@ def upload_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
     }
 
 
-def status_detail(job: Job) -> dict[str, Any]:
+def status_detail(job: Job, now: datetime | None = None) -> dict[str, Any]:
     """ImageGenerationStatusDetail."""
     detail: dict[str, Any] = {
         "status": job.status,
         "message": job.status_message or job.status,
         "progress": job.progress,
     }
+    estimate = estimated_seconds_left(job, now or datetime.now(UTC))
+    if estimate is not None:
+        detail["estimated_time"] = estimate
     if job.error is not None and job.status == FAILED:
         detail["error"] = job.error
     return detail
+
+
+def estimated_seconds_left(job: Job, now: datetime) -> int | None:
+    """For a running job with images done: the time per image so far, times those left.
+
+    Before the first image there is nothing to go on, so nothing is promised.
+    """
+    if job.status != PROCESSING or not job.started_at or not 0 < job.progress < 100:
+        return None
+    elapsed = (now - parse_utc(job.started_at)).total_seconds()
+    return max(1, round(elapsed * (100 - job.progress) / job.progress))
 
 
 def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
@@ -87,4 +112,36 @@ def get_job_response(job: Job, images: list[Image], blobs: BlobStore) -> dict[st
         "job": job_body(job, images, blobs),
         "can_retry": job.status == FAILED,
         "can_cancel": job.status in (PENDING, PROCESSING),
+    }
+
+
+def batch_counts(states: dict[str, str]) -> dict[str, int]:
+    counts = dict.fromkeys((PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED), 0)
+    for status in states.values():
+        counts[status] += 1
+    return counts
+
+
+def batch_body(batch: Batch, states: dict[str, str]) -> dict[str, Any]:
+    """A batch with its jobs' counts per status; its status is derived from theirs until all
+    have finished (pending: none started; processing: some started or finished)."""
+    counts = batch_counts(states)
+    if batch.status == COMPLETED:
+        status = COMPLETED
+    elif counts[PENDING] == len(states):
+        status = PENDING
+    else:
+        status = PROCESSING
+    return {
+        "batch_id": batch.batch_id,
+        "status": status,
+        "request_id": batch.request_id,
+        "user_id": batch.user_id,
+        "tenant_id": batch.tenant_id,
+        "created_at": batch.created_at,
+        "completed_at": batch.completed_at,
+        "total": len(batch.job_ids),
+        "counts": counts,
+        "job_ids": batch.job_ids,
+        "webhook_delivered": batch.webhook_delivered,
     }
