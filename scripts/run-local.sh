@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export IMAGEGEN_DATA_DIR="${IMAGEGEN_DATA_DIR:-$PWD/var}"
 export IMAGEGEN_REDIS_URL="${IMAGEGEN_REDIS_URL:-redis://127.0.0.1:6379/0}"
+# Webhooks to a receiver on this machine (say, one you run while developing) are allowed
+# here only: everywhere else loopback addresses are refused.
+export IMAGEGEN_WEBHOOK_ALLOWED_HOSTS="${IMAGEGEN_WEBHOOK_ALLOWED_HOSTS-127.0.0.1,localhost}"
 mkdir -p "$IMAGEGEN_DATA_DIR"
 
 pids=()
