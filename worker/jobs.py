@@ -12,7 +12,7 @@ import mmap
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
 
@@ -247,7 +247,7 @@ def _generate(
     pending = {pool.submit(models.generate, plan, call, inputs): call for call in plan.calls()}
     try:
         while pending:
-            done, _ = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_EXCEPTION)
+            done, _ = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
             if lease.lost.is_set() or services.queue.is_cancelled(job.job_id):
                 raise RunStopped()
             for future in done:

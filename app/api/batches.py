@@ -105,8 +105,7 @@ def cancel_batch(batch_id: str) -> ResponseReturnValue:
     cancelled = [
         job_id
         for job_id, status in svc.repository.batch_job_states(batch_id).items()
-        if status in (PENDING, PROCESSING)
-        and svc.repository.cancel_job(g.tenant_id, job_id, now)
+        if status in (PENDING, PROCESSING) and svc.repository.cancel_job(g.tenant_id, job_id, now)
     ]
     for job_id in cancelled:
         svc.queue.signal_cancelled(job_id)
