@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagegen.config import ConfigError, Settings, url_signing_secret
+from imagegen.services import build_services
+from imagegen.webhooks.destinations import UnsafeDestination, check_destination
 
 SAFE_PRODUCTION = {
     "IMAGEGEN_ENV": "production",
@@ -70,3 +72,15 @@ def test_development_signing_secret_is_made_once_and_kept(tmp_path):
     assert len(first) >= 32
     assert url_signing_secret(settings) == first
     assert (tmp_path / "url-signing-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_delivers_webhooks_over_https_only(tmp_path):
+    public = "93.184.215.14"
+    production = build_services(
+        Settings.from_env({**SAFE_PRODUCTION, "IMAGEGEN_DATA_DIR": str(tmp_path / "p")})
+    )
+    with pytest.raises(UnsafeDestination, match="https"):
+        check_destination(f"http://{public}/hook", production.webhook_policy)
+    assert check_destination(f"https://{public}/hook", production.webhook_policy)
+    development = build_services(Settings.from_env({"IMAGEGEN_DATA_DIR": str(tmp_path / "d")}))
+    assert check_destination(f"http://{public}/hook", development.webhook_policy)
