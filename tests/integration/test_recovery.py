@@ -150,6 +150,30 @@ def _assert_completed_once(api: Api, stack: RecoveryStack, job_id: str, n: int) 
         assert api.fetch(image["thumbnail_url"]).status_code == 200
 
 
+def _assert_recovered_once(
+    api: Api,
+    stack: RecoveryStack,
+    tenant: Tenant,
+    job_id: str,
+    first_run: str | None,
+    killed_at: float,
+    recovered: float,
+) -> tuple[float, float]:
+    """Taken back once, by a new run, not before the lease ran out and within a sweep of
+    it; completed once with no file but its own. Returns (taken back after, final run)."""
+    record = _record(stack, job_id)
+    assert record.recoveries == 1 and record.run_id not in (None, first_run)
+    assert record.queued_at is not None and record.started_at and record.completed_at
+    taken_back = _at(record.queued_at) - killed_at
+    run_seconds = _seconds_between(record.started_at, record.completed_at)
+    # Not before the lease (renewed every lease/3) ran out; within a sweep of it.
+    assert taken_back >= LEASE_SECONDS * 2 / 3 - 0.2, taken_back
+    assert recovered < LEASE_SECONDS + SWEEP_INTERVAL_SECONDS + run_seconds + MARGIN_SECONDS
+    _assert_completed_once(api, stack, job_id, n=3)
+    assert _tenant_files(stack, tenant) == _job_files(record)
+    return taken_back, run_seconds
+
+
 def _seconds_between(earlier: str, later: str) -> float:
     return (parse_utc(later) - parse_utc(earlier)).total_seconds()
 
@@ -183,16 +207,9 @@ def test_a_killed_worker_container_loses_no_job_and_duplicates_no_image(stack, a
     _wait_for_status(api, job_id, "completed", timeout=40)
     recovered = time.monotonic() - killed
 
-    record = _record(stack, job_id)
-    assert record.recoveries == 1 and record.run_id not in (None, first_run)
-    assert record.queued_at is not None and record.started_at and record.completed_at
-    taken_back = _at(record.queued_at) - killed_at
-    run_seconds = _seconds_between(record.started_at, record.completed_at)
-    # Not before the lease (renewed every lease/3) ran out; within a sweep of it.
-    assert taken_back >= LEASE_SECONDS * 2 / 3 - 0.2, taken_back
-    assert recovered < LEASE_SECONDS + SWEEP_INTERVAL_SECONDS + run_seconds + MARGIN_SECONDS
-    _assert_completed_once(api, stack, job_id, n=3)
-    assert _tenant_files(stack, tenant) == _job_files(record)
+    taken_back, run_seconds = _assert_recovered_once(
+        api, stack, tenant, job_id, first_run, killed_at, recovered
+    )
     print(
         f"\nRECOVERY container-kill: completed {recovered:.2f} s after the kill "
         f"(new worker listening after {worker_started:.2f} s, taken back after "
@@ -222,15 +239,9 @@ def test_a_killed_work_horse_s_job_is_taken_back_by_its_own_container(stack, api
         before.rq_workers,
         before.maintenance,
     )
-    record = _record(stack, job_id)
-    assert record.recoveries == 1 and record.run_id not in (None, first_run)
-    assert record.queued_at and record.started_at and record.completed_at
-    taken_back = _at(record.queued_at) - killed_at
-    run_seconds = _seconds_between(record.started_at, record.completed_at)
-    assert taken_back >= LEASE_SECONDS * 2 / 3 - 0.2, taken_back
-    assert recovered < LEASE_SECONDS + SWEEP_INTERVAL_SECONDS + run_seconds + MARGIN_SECONDS
-    _assert_completed_once(api, stack, job_id, n=3)
-    assert _tenant_files(stack, tenant) == _job_files(record)
+    taken_back, run_seconds = _assert_recovered_once(
+        api, stack, tenant, job_id, first_run, killed_at, recovered
+    )
     print(
         f"\nRECOVERY horse-kill: completed {recovered:.2f} s after the kill "
         f"(taken back after {taken_back:.2f} s, final run {run_seconds:.2f} s)"
