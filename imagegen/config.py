@@ -76,6 +76,14 @@ class Settings:
     webhook_backoff_cap_seconds: float
     webhook_timeout_seconds: float
     webhook_poll_seconds: float
+    # Where records and files live: "local" (SQLite + files under the data directory) or
+    # "aws" (DynamoDB + S3, created by infra/modules/data).
+    storage_backend: str
+    dynamodb_table: str
+    s3_bucket: str
+    # Days an image is kept after it was created, until it is saved and after (0: forever).
+    temporary_retention_days: int
+    saved_retention_days: int
 
     @property
     def is_production(self) -> bool:
@@ -140,6 +148,11 @@ class Settings:
             webhook_backoff_cap_seconds=_float(env, "IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS", 3600.0),
             webhook_timeout_seconds=_float(env, "IMAGEGEN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             webhook_poll_seconds=_float(env, "IMAGEGEN_WEBHOOK_POLL_SECONDS", 1.0),
+            storage_backend=env.get("IMAGEGEN_STORAGE_BACKEND", "local"),
+            dynamodb_table=env.get("IMAGEGEN_DYNAMODB_TABLE", ""),
+            s3_bucket=env.get("IMAGEGEN_S3_BUCKET", ""),
+            temporary_retention_days=_int(env, "IMAGEGEN_TEMPORARY_RETENTION_DAYS", 7),
+            saved_retention_days=_int(env, "IMAGEGEN_SAVED_RETENTION_DAYS", 90),
         )
         settings.check()
         return settings
@@ -168,6 +181,19 @@ class Settings:
             raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at least 1")
         if self.webhook_max_attempts < 1:
             raise ConfigError("IMAGEGEN_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+        if self.storage_backend not in ("local", "aws"):
+            raise ConfigError("IMAGEGEN_STORAGE_BACKEND must be 'local' or 'aws'")
+        if self.storage_backend == "aws" and not (self.dynamodb_table and self.s3_bucket):
+            raise ConfigError(
+                "IMAGEGEN_STORAGE_BACKEND=aws needs IMAGEGEN_DYNAMODB_TABLE and IMAGEGEN_S3_BUCKET"
+            )
+        # A DynamoDB transaction holds at most 100 items: a batch, its jobs and its key.
+        if self.storage_backend == "aws" and self.max_batch_requests > 98:
+            raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at most 98 on DynamoDB")
+        if self.temporary_retention_days < 1:
+            raise ConfigError("IMAGEGEN_TEMPORARY_RETENTION_DAYS must be at least 1")
+        if self.saved_retention_days < 0:
+            raise ConfigError("IMAGEGEN_SAVED_RETENTION_DAYS must not be negative")
         if self.is_production:
             if len(self.url_signing_secret) < 32:
                 raise ConfigError(

@@ -23,6 +23,16 @@ DEFAULT_PRIORITY = 5
 GENERATED = "generated"
 EDITED = "edited"
 UPLOADED = "uploaded"
+IMAGE_TYPES = (GENERATED, EDITED, UPLOADED)
+
+# An image is temporary until its owner saves it; both kinds expire (see library.py). A
+# deleted image keeps a tombstone record until its expiry, so nothing can bring it back.
+TEMPORARY = "temporary"
+SAVED = "saved"
+DELETED = "deleted"
+LIBRARY_STATUSES = (TEMPORARY, SAVED)
+# The orders the library can be listed in.
+IMAGE_SORTS = ("created_at", "saved_at", "view_count", "size_bytes")
 
 
 def utc_now() -> str:
@@ -110,11 +120,107 @@ class Image:
     blob_key: str
     thumbnail_key: str | None
     created_at: str
-    status: str = "temporary"
+    status: str = TEMPORARY
     chat_id: str | None = None
     user_tags: list[str] = field(default_factory=list)
     description: str | None = None
     image_type: str = GENERATED
+    categories: list[str] = field(default_factory=list)
+    is_favorite: bool = False
+    is_public: bool = False  # a stored flag: nothing is served without authentication
+    saved_at: str | None = None
+    expires_at: str | None = None  # None: kept until deleted
+    view_count: int = 0
+    download_count: int = 0
+
+
+def image_sort_key(image: Image, sort: str) -> str:
+    """The image's place in a listing ordered by `sort`: unique, and ordered as strings.
+
+    Both repositories order by this key and page cursors carry it, so a page ends at the
+    same image whichever backend serves it. Counts are zero-padded; a missing saved_at
+    sorts before every date.
+    """
+    if sort == "created_at":
+        value = image.created_at
+    elif sort == "saved_at":
+        value = image.saved_at or ""
+    elif sort == "view_count":
+        value = f"{image.view_count:012d}"
+    elif sort == "size_bytes":
+        value = f"{image.size_bytes:012d}"
+    else:
+        raise ValueError(f"unknown sort {sort!r}")
+    return f"{value}#{image.image_id}"
+
+
+def search_text(image: Image) -> str:
+    """What a library search matches: the prompts and description, case-folded."""
+    parts = (image.original_prompt, image.revised_prompt, image.description)
+    return "\n".join(part for part in parts if part).casefold()
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    """A library listing: every filter is optional; lists match any of their values."""
+
+    statuses: tuple[str, ...] = LIBRARY_STATUSES
+    chat_id: str | None = None
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    is_favorite: bool | None = None
+    image_type: str | None = None
+    search: str | None = None  # a case-insensitive substring of search_text()
+    created_from: str | None = None  # inclusive
+    created_to: str | None = None  # inclusive
+    sort: str = "created_at"
+    descending: bool = True
+
+    @property
+    def counted(self) -> bool:
+        """Whether the total follows from the counters alone (no per-item filter)."""
+        return (
+            self.chat_id is None
+            and not self.tags
+            and not self.categories
+            and self.image_type is None
+            and not self.search
+            and self.created_from is None
+            and self.created_to is None
+        )
+
+
+@dataclass(frozen=True)
+class ImagePage:
+    images: list[Image]
+    total: int  # images matching the query, on every page
+    # The sort key of the page's last image when more follow: the next page's `after`.
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """A tenant's library (deleted images excluded), kept as counters, never summed."""
+
+    total_images: int = 0
+    saved_images: int = 0
+    temporary_images: int = 0
+    total_size_bytes: int = 0
+    favorite_count: int = 0
+
+
+@dataclass(frozen=True)
+class ImageChanges:
+    """A PATCH: None leaves a field as it is. Saving sets saved_at and the new expiry."""
+
+    user_tags: list[str] | None = None
+    categories: list[str] | None = None
+    description: str | None = None
+    is_favorite: bool | None = None
+    is_public: bool | None = None
+    save: bool = False
+    saved_at: str | None = None
+    saved_expires_at: str | None = None  # the expiry a saved image gets (None: never)
 
 
 @dataclass

@@ -15,8 +15,19 @@ from typing import Protocol
 from imagegen.signing import UrlSigner
 
 
+# An object's retention class, which storage lifecycle rules act on (docs/data-model.md).
+TEMPORARY_RETENTION = "temporary"
+SAVED_RETENTION = "saved"
+
+
 class BlobStore(Protocol):
-    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store the object; it starts with temporary retention."""
+        ...
+
+    def set_retention(self, key: str, retention: str) -> None:
+        """Move the object to another retention class (when its image is saved)."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 
@@ -54,6 +65,10 @@ class DiskBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def set_retention(self, key: str, retention: str) -> None:
+        # Nothing to record: locally the sweeper expires files by their image's record.
+        pass
 
     def get(self, key: str) -> bytes:
         return self.path_of(key).read_bytes()

@@ -18,6 +18,10 @@ from imagegen.records import (
     Batch,
     IdempotencyKey,
     Image,
+    ImageChanges,
+    ImagePage,
+    ImageQuery,
+    ImageSummary,
     Job,
     Webhook,
     WebhookAttempt,
@@ -58,9 +62,11 @@ class Repository(Protocol):
         status: str | None,
         limit: int,
         after: tuple[str, str] | None = None,
+        user_id: str | None = None,
     ) -> list[Job]:
         """Newest first (by created_at, then job id); `after` is the (created_at, job_id) of
-        the last job of the previous page. tenant_id None is the operator's view."""
+        the last job of the previous page. tenant_id None is the operator's view, which
+        needs a status. user_id narrows a tenant's jobs to one user's (their history)."""
         ...
 
     def start_job(self, job_id: str, run_id: str, started_at: str, lease_expires_at: str) -> bool:
@@ -185,4 +191,56 @@ class Repository(Protocol):
         """A single image outside any job: an upload."""
         ...
 
-    def get_images(self, tenant_id: str, image_ids: list[str]) -> list[Image]: ...
+    def get_images(self, tenant_id: str, image_ids: list[str]) -> list[Image]:
+        """The images that exist and are not deleted, in the order asked for."""
+        ...
+
+    # --- the image library --------------------------------------------------------------
+    # Every change below is conditional on the image not being deleted (a tombstone stays),
+    # and moves the tenant's counters in the same write, so the summary is never recounted.
+
+    def get_image(self, tenant_id: str, image_id: str) -> Image | None: ...
+
+    def list_images(
+        self,
+        tenant_id: str,
+        query: ImageQuery,
+        limit: int,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> ImagePage:
+        """A page of the tenant's library in the query's order (by image_sort_key).
+
+        `after` (a next_after from the previous page) starts the page after that image;
+        otherwise `offset` images are skipped, which costs reading them.
+        """
+        ...
+
+    def image_summary(self, tenant_id: str) -> ImageSummary: ...
+
+    def record_image_view(self, tenant_id: str, image_id: str) -> Image | None:
+        """view_count + 1; the image as it is now, or None when there is none."""
+        ...
+
+    def record_image_download(self, tenant_id: str, image_id: str) -> Image | None:
+        """download_count + 1; the image as it is now, or None when there is none."""
+        ...
+
+    def update_image(self, tenant_id: str, image_id: str, changes: ImageChanges) -> Image | None:
+        """Apply a PATCH (saving only from temporary); None when there is no such image."""
+        ...
+
+    def delete_image(self, tenant_id: str, image_id: str, deleted_at: str) -> Image | None:
+        """Mark the image deleted; the image as it was (its files are the caller's to
+        remove), or None when there was none to delete."""
+        ...
+
+    def recount_images(self, tenant_id: str) -> ImageSummary:
+        """Rebuild the tenant's counters from its images (after records vanished outside
+        the repository, e.g. by DynamoDB TTL); the summary as recounted."""
+        ...
+
+    def expire_images(self, now: str, limit: int) -> list[Image]:
+        """Remove the records of images (and tombstones) whose expiry has passed, oldest
+        expiry first; the images removed, so the caller can remove their files."""
+        ...
