@@ -20,6 +20,11 @@ module "stack" {
   interface_endpoints = []
   deletion_protection = false
 
+  # Saved images live 30 days in dev (the seed's "dev 30 days"); overwritten ones are not kept.
+  image_versioning_enabled = false
+  temporary_retention_days = 7
+  saved_retention_days     = 30
+
   cache_node_type               = "cache.t4g.micro"
   cache_num_nodes               = 1
   cache_snapshot_retention_days = 1

@@ -22,3 +22,13 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify."
   value       = module.stack.alarm_topic_arn
 }
+
+output "table_name" {
+  description = "DynamoDB table of the records."
+  value       = module.stack.table_name
+}
+
+output "bucket_name" {
+  description = "S3 bucket of the images."
+  value       = module.stack.bucket_name
+}

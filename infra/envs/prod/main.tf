@@ -22,6 +22,10 @@ module "stack" {
   interface_endpoints = ["bedrock-runtime", "ecr.api", "ecr.dkr", "logs", "secretsmanager", "monitoring"]
   deletion_protection = true
 
+  image_versioning_enabled = true
+  temporary_retention_days = 7
+  saved_retention_days     = 365
+
   cache_node_type               = "cache.m7g.large"
   cache_num_nodes               = 2
   cache_snapshot_retention_days = 7

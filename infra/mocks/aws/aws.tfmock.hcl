@@ -62,6 +62,9 @@ mock_resource "aws_s3_bucket" {
     arn = "arn:aws:s3:::imagegen-test-alb-logs-123456789012-us-east-1"
   }
 }
+mock_resource "aws_dynamodb_table" {
+  defaults = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-test-records" }
+}
 mock_resource "aws_sns_topic" {
   defaults = { arn = "arn:aws:sns:us-east-1:123456789012:imagegen-test-alarms" }
 }

@@ -174,7 +174,9 @@ locals {
     ] : s.statement if s.include
   ]
 
-  s3_object_actions = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+  # PutObjectTagging: objects are written tagged retention=temporary and retagged when an
+  # image is saved; the bucket's lifecycle rules select by that tag.
+  s3_object_actions = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
   dynamodb_item_actions = [
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
@@ -229,6 +231,19 @@ locals {
           Effect   = "Allow"
           Action   = local.dynamodb_item_actions
           Resource = flatten([for arn in var.dynamodb_table_arns : [arn, "${arn}/index/*"]])
+        }
+      },
+      {
+        include = length(var.data_kms_key_arns) > 0
+        statement = {
+          Sid      = "DataKeys"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+          Resource = var.data_kms_key_arns
+          # Only as S3 or DynamoDB encrypt and decrypt the stores for the code, never directly.
+          Condition = {
+            StringEquals = { "kms:ViaService" = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"] }
+          }
         }
       },
     ] : s.statement if s.include

@@ -198,7 +198,7 @@ variable "metrics_namespace" {
 }
 
 variable "s3_bucket_arns" {
-  description = "ARNs of S3 buckets whose objects the tasks may get, put and delete. Empty grants no S3 access."
+  description = "ARNs of S3 buckets whose objects the tasks may get, put, tag and delete. Empty grants no S3 access."
   type        = list(string)
   default     = []
 
@@ -227,6 +227,17 @@ variable "kms_key_arns" {
   validation {
     condition     = alltrue([for arn in var.kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
     error_message = "kms_key_arns must be KMS key ARNs (arn:aws:kms:region:account:key/...)."
+  }
+}
+
+variable "data_kms_key_arns" {
+  description = "ARNs of customer managed KMS keys encrypting the buckets and tables in s3_bucket_arns and dynamodb_table_arns; the task role may decrypt and generate data keys with them through S3 and DynamoDB only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.data_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
+    error_message = "data_kms_key_arns must be KMS key ARNs (arn:aws:kms:region:account:key/...)."
   }
 }
 

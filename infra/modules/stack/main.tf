@@ -1,5 +1,6 @@
-# The whole service for one environment: network, load balancer, Redis, the API and worker
-# services, their image repository and secrets, and monitoring. The env roots only size it.
+# The whole service for one environment: network, load balancer, Redis, the records table
+# and images bucket, the API and worker services, their image repository and secrets, and
+# monitoring. The env roots only size it.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -49,7 +50,17 @@ locals {
     GUNICORN_WORKERS                      = tostring(var.gunicorn_workers)
     GUNICORN_THREADS                      = tostring(var.gunicorn_threads)
     AWS_REGION                            = local.region
-  }, var.app_settings)
+  }, var.app_settings, local.data_environment)
+
+  # Merged last so app_settings cannot point the code at another store, or at retentions the
+  # bucket's lifecycle rules do not follow.
+  data_environment = {
+    IMAGEGEN_STORAGE_BACKEND          = "aws"
+    IMAGEGEN_DYNAMODB_TABLE           = module.data.table_name
+    IMAGEGEN_S3_BUCKET                = module.data.bucket_name
+    IMAGEGEN_TEMPORARY_RETENTION_DAYS = tostring(module.data.temporary_retention_days)
+    IMAGEGEN_SAVED_RETENTION_DAYS     = tostring(module.data.saved_retention_days)
+  }
 
   app_secrets = {
     IMAGEGEN_REDIS_URL              = module.cache.redis_url_secret_arn
@@ -219,6 +230,18 @@ module "cache" {
   tags                       = var.tags
 }
 
+module "data" {
+  source = "../data"
+
+  name                     = var.name
+  deletion_protection      = var.deletion_protection
+  versioning_enabled       = var.image_versioning_enabled
+  temporary_retention_days = var.temporary_retention_days
+  saved_retention_days     = var.saved_retention_days
+  cors_allowed_origins     = var.image_cors_allowed_origins
+  tags                     = var.tags
+}
+
 module "ecs" {
   source = "../ecs"
 
@@ -237,6 +260,9 @@ module "ecs" {
   bedrock_model_ids              = var.bedrock_model_ids
   metrics_namespace              = local.metrics_namespace
   kms_key_arns                   = [aws_kms_key.this.arn]
+  s3_bucket_arns                 = [module.data.bucket_arn]
+  dynamodb_table_arns            = [module.data.table_arn]
+  data_kms_key_arns              = [module.data.kms_key_arn]
   api_cpu                        = var.api_cpu
   api_memory                     = var.api_memory
   worker_cpu                     = var.worker_cpu

@@ -13,6 +13,24 @@ output "ecr_repository_url" {
   value       = aws_ecr_repository.app.repository_url
 }
 
+output "table_name" {
+  description = "DynamoDB table of the records (IMAGEGEN_DYNAMODB_TABLE)."
+  value       = module.data.table_name
+}
+
+output "bucket_name" {
+  description = "S3 bucket of the images (IMAGEGEN_S3_BUCKET)."
+  value       = module.data.bucket_name
+}
+
+output "data_settings" {
+  description = "The table's and bucket's protection settings and the image retentions."
+  value = merge(module.data.settings, {
+    temporary_retention_days = module.data.temporary_retention_days
+    saved_retention_days     = module.data.saved_retention_days
+  })
+}
+
 output "cluster_name" {
   description = "ECS cluster running the api and worker services."
   value       = module.ecs.cluster_name

@@ -55,9 +55,33 @@ variable "interface_endpoints" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the ALB (and, with the data layer, tables) from deletion."
+  description = "Protect the ALB and the records table from deletion, and keep the images bucket from being destroyed while it holds images."
   type        = bool
   default     = true
+}
+
+variable "image_versioning_enabled" {
+  description = "Keep previous versions of overwritten or deleted images in the bucket (Enabled); false suspends versioning."
+  type        = bool
+  default     = true
+}
+
+variable "temporary_retention_days" {
+  description = "Days a temporary image lives (IMAGEGEN_TEMPORARY_RETENTION_DAYS and the bucket's lifecycle rule)."
+  type        = number
+  default     = 7
+}
+
+variable "saved_retention_days" {
+  description = "Days a saved image lives, 0 keeping it forever (IMAGEGEN_SAVED_RETENTION_DAYS and the bucket's lifecycle rule)."
+  type        = number
+  default     = 90
+}
+
+variable "image_cors_allowed_origins" {
+  description = "Origins whose browser scripts may GET images through presigned URLs; empty sets no CORS on the bucket."
+  type        = list(string)
+  default     = []
 }
 
 variable "cache_node_type" {

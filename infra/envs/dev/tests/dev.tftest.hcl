@@ -34,6 +34,35 @@ run "dev_is_small_and_disposable" {
     condition     = module.stack.app_environment.IMAGEGEN_ENV == "development"
     error_message = "Over plain HTTP the application cannot run in production mode."
   }
+
+  assert {
+    condition = (
+      module.stack.data_settings.deletion_protection_enabled == false
+      && module.stack.data_settings.versioning_status == "Suspended"
+      && module.stack.data_settings.point_in_time_recovery
+    )
+    error_message = "dev's table must be removable and its bucket unversioned; point-in-time recovery stays on."
+  }
+
+  assert {
+    condition = (
+      module.stack.data_settings.temporary_retention_days == 7 && module.stack.data_settings.saved_retention_days == 30
+      && module.stack.app_environment.IMAGEGEN_TEMPORARY_RETENTION_DAYS == "7"
+      && module.stack.app_environment.IMAGEGEN_SAVED_RETENTION_DAYS == "30"
+    )
+    error_message = "dev keeps saved images 30 days, and the application must be told the bucket's retentions."
+  }
+
+  assert {
+    condition = (
+      module.stack.app_environment.IMAGEGEN_STORAGE_BACKEND == "aws"
+      && module.stack.app_environment.IMAGEGEN_DYNAMODB_TABLE == output.table_name
+      && module.stack.app_environment.IMAGEGEN_S3_BUCKET == output.bucket_name
+      && output.table_name == "imagegen-dev-records"
+      && output.bucket_name == "imagegen-dev-images-123456789012-us-east-1"
+    )
+    error_message = "dev's tasks must use its own table and bucket."
+  }
 }
 
 run "dev_with_a_certificate_serves_https" {

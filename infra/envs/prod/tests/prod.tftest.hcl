@@ -56,8 +56,22 @@ run "task_role_allows_exactly_what_the_code_calls" {
   assert {
     condition = toset(flatten([
       for s in jsondecode(module.stack.task_role_policy_json).Statement : s.Action
-    ])) == toset(["bedrock:InvokeModel", "cloudwatch:PutMetricData"])
-    error_message = "The task role may only invoke the models and put metrics (S3/DynamoDB come with the data layer)."
+      ])) == toset([
+      "bedrock:InvokeModel", "cloudwatch:PutMetricData",
+      "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+      "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+      "dynamodb:TransactWriteItems", "dynamodb:TransactGetItems",
+      "kms:Decrypt", "kms:GenerateDataKey",
+    ])
+    error_message = "The task role may only invoke the models, put metrics, use the images' objects and records' items, and their key."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.stack.task_role_policy_json).Statement : s.Resource if contains(flatten([s.Action]), "dynamodb:Query")
+    ])) == toset(["arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-test-records", "arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-test-records/index/*"])
+    error_message = "Item access must be limited to the records table and its indexes."
   }
 
   assert {
@@ -71,6 +85,29 @@ run "task_role_allows_exactly_what_the_code_calls" {
       ] : "arn:aws:bedrock:us-east-1::foundation-model/${id}"
     ])
     error_message = "bedrock:InvokeModel must cover exactly the seven supported models."
+  }
+}
+
+run "prod_keeps_its_records_and_images" {
+  command = apply
+
+  assert {
+    condition = (
+      module.stack.data_settings.deletion_protection_enabled
+      && module.stack.data_settings.point_in_time_recovery
+      && module.stack.data_settings.versioning_status == "Enabled"
+    )
+    error_message = "prod's table must be deletion-protected with point-in-time recovery, and its bucket versioned."
+  }
+
+  assert {
+    condition     = module.stack.data_settings.temporary_retention_days == 7 && module.stack.data_settings.saved_retention_days == 365
+    error_message = "prod keeps temporary images 7 days and saved images a year."
+  }
+
+  assert {
+    condition     = output.table_name == "imagegen-prod-records" && output.bucket_name == "imagegen-prod-images-123456789012-us-east-1"
+    error_message = "The outputs must name prod's table and bucket."
   }
 }
 
@@ -174,5 +211,21 @@ run "both_task_definitions_set_every_setting" {
   assert {
     condition     = module.stack.app_environment.IMAGEGEN_ENV == "production"
     error_message = "prod must run the application in production mode (refuses unsafe settings)."
+  }
+
+  assert {
+    condition = alltrue([
+      for definition in [module.stack.api_container_definition, module.stack.worker_container_definition] :
+      alltrue([
+        for name, value in {
+          IMAGEGEN_STORAGE_BACKEND          = "aws"
+          IMAGEGEN_DYNAMODB_TABLE           = "imagegen-prod-records"
+          IMAGEGEN_S3_BUCKET                = "imagegen-prod-images-123456789012-us-east-1"
+          IMAGEGEN_TEMPORARY_RETENTION_DAYS = "7"
+          IMAGEGEN_SAVED_RETENTION_DAYS     = "365"
+        } : contains(jsondecode(definition).environment, { name = name, value = value })
+      ])
+    ])
+    error_message = "Both containers must use DynamoDB and S3, with the retentions the bucket's lifecycle rules follow."
   }
 }

@@ -142,6 +142,7 @@ run "task_role_grows_by_exactly_the_store_actions" {
       "s3:GetObject",
       "s3:PutObject",
       "s3:DeleteObject",
+      "s3:PutObjectTagging",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
@@ -171,6 +172,47 @@ run "task_role_grows_by_exactly_the_store_actions" {
       "arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-records/index/*",
     ])
     error_message = "DynamoDB actions must apply to the tables and their indexes only."
+  }
+}
+
+run "task_role_uses_the_data_keys_only_through_s3_and_dynamodb" {
+  command = plan
+
+  variables {
+    s3_bucket_arns      = ["arn:aws:s3:::imagegen-images"]
+    dynamodb_table_arns = ["arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-records"]
+    data_kms_key_arns   = ["arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"]
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(output.task_role_policy_json).Statement : s if s.Sid == "DataKeys"
+      ]) == {
+      Sid      = "DataKeys"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = ["arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"]
+      Condition = {
+        StringEquals = { "kms:ViaService" = ["s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"] }
+      }
+    }
+    error_message = "The task role must decrypt and generate data keys with the data keys, through S3 and DynamoDB only."
+  }
+
+  assert {
+    condition = !contains(flatten([
+      for s in jsondecode(aws_iam_role_policy.execution.policy).Statement : s.Resource
+    ]), "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000")
+    error_message = "The data keys are the code's, not the execution role's."
+  }
+}
+
+run "task_role_without_data_keys_has_no_kms" {
+  command = plan
+
+  assert {
+    condition     = !anytrue([for s in jsondecode(output.task_role_policy_json).Statement : anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])])
+    error_message = "Without data_kms_key_arns the task role must get no KMS permission."
   }
 }
 
