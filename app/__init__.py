@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         files,
         generations,
         health,
+        images,
         jobs,
         models,
         uploads,
@@ -47,7 +48,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
 
     errors.register(app)
-    modules = (health, docs, files, models, generations, edits, uploads, jobs, batches, webhooks)
+    modules = (
+        health,
+        docs,
+        files,
+        models,
+        generations,
+        edits,
+        uploads,
+        images,
+        jobs,
+        batches,
+        webhooks,
+    )
     for module in modules:
         app.register_blueprint(module.bp)
 

@@ -1,4 +1,5 @@
-"""Operator commands: `python -m imagegen.cli create-key|bootstrap-key|failed-jobs|retry-job`."""
+"""Operator commands: `python -m imagegen.cli <command>`, one of create-key, bootstrap-key,
+failed-jobs, retry-job and recount-images."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import sys
 from imagegen import keys
 from imagegen.config import Settings
 from imagegen.records import FAILED, utc_now
-from imagegen.services import build_services
-from imagegen.storage.sqlite import SqliteRepository
+from imagegen.serializers import library_summary
+from imagegen.services import build_repository, build_services
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     failed.add_argument("--limit", type=int, default=50)
     retry = commands.add_parser("retry-job", help="queue a failed job again (retry_count + 1)")
     retry.add_argument("job_id")
+    recount = commands.add_parser(
+        "recount-images",
+        help="rebuild a tenant's image library counters from its images and print the summary",
+    )
+    recount.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -40,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return _failed_jobs(settings, args.tenant, args.limit)
     if args.command == "retry-job":
         return _retry_job(settings, args.job_id)
-    repo = SqliteRepository(settings.database_path)
+    if args.command == "recount-images":
+        return _recount_images(settings, args.tenant)
+    repo = build_repository(settings)
     if args.command == "create-key":
         print(keys.create_key(repo, args.tenant, args.user, args.name, args.key))
         return 0
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _failed_jobs(settings: Settings, tenant_id: str | None, limit: int) -> int:
     """One JSON line per failed job: what an operator needs to judge and retry it."""
-    for job in build_services(settings).repository.list_jobs(tenant_id, FAILED, limit):
+    for job in build_repository(settings).list_jobs(tenant_id, FAILED, limit):
         line = {
             "job_id": job.job_id,
             "tenant_id": job.tenant_id,
@@ -91,6 +99,14 @@ def _retry_job(settings: Settings, job_id: str) -> int:
         return 1
     services.queue.enqueue_generation(job_id, job.request_id, job.priority)
     print(f"{job_id}: queued again", file=sys.stderr)
+    return 0
+
+
+def _recount_images(settings: Settings, tenant_id: str) -> int:
+    """For counters that drifted from the images (records removed outside the repository,
+    such as by DynamoDB TTL): one JSON line, the summary as recounted."""
+    summary = build_repository(settings).recount_images(tenant_id)
+    print(json.dumps({"tenant_id": tenant_id, **library_summary(summary)}))
     return 0
 
 

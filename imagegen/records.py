@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -221,6 +221,22 @@ class ImageChanges:
     save: bool = False
     saved_at: str | None = None
     saved_expires_at: str | None = None  # the expiry a saved image gets (None: never)
+
+    def applied_to(self, image: Image) -> Image:
+        """The image as this PATCH leaves it; saving only moves a temporary image."""
+        updated = replace(
+            image,
+            user_tags=list(self.user_tags) if self.user_tags is not None else image.user_tags,
+            categories=list(self.categories) if self.categories is not None else image.categories,
+            description=self.description if self.description is not None else image.description,
+            is_favorite=self.is_favorite if self.is_favorite is not None else image.is_favorite,
+            is_public=self.is_public if self.is_public is not None else image.is_public,
+        )
+        if self.save and image.status == TEMPORARY:
+            updated = replace(
+                updated, status=SAVED, saved_at=self.saved_at, expires_at=self.saved_expires_at
+            )
+        return updated
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +12,10 @@ from imagegen.records import (
     FAILED,
     PENDING,
     PROCESSING,
+    SAVED,
     Batch,
     Image,
+    ImageSummary,
     Job,
     parse_utc,
 )
@@ -36,6 +39,47 @@ def image_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
             "seed": image.seed,
         },
     }
+
+
+def generated_image(image: Image, blobs: BlobStore, public_base_url: str) -> dict[str, Any]:
+    """GeneratedImage: an image of the library with fresh signed URLs.
+
+    A saved image also has a permanent_url: the API's content route, a link that stays the
+    same and redirects (with the API key) to a freshly signed URL each time.
+    """
+    data = image_data(image, blobs)
+    data["metadata"].update(quality=image.quality, style=image.style)
+    return {
+        **data,
+        "user_id": image.user_id,
+        "tenant_id": image.tenant_id,
+        "job_id": image.job_id,
+        "chat_id": image.chat_id,
+        "permanent_url": (
+            f"{public_base_url}/v1/images/{image.image_id}/content"
+            if image.status == SAVED
+            else None
+        ),
+        "original_prompt": image.original_prompt,
+        "negative_prompt": image.negative_prompt,
+        # A description cleared by PATCH is stored empty.
+        "description": image.description or None,
+        "user_tags": image.user_tags,
+        "categories": image.categories,
+        "status": image.status,
+        "is_favorite": image.is_favorite,
+        "is_public": image.is_public,
+        "created_at": image.created_at,
+        "saved_at": image.saved_at,
+        "expires_at": image.expires_at,
+        "view_count": image.view_count,
+        "download_count": image.download_count,
+    }
+
+
+def library_summary(summary: ImageSummary) -> dict[str, int]:
+    """GetImagesResponse.summary: the tenant's whole library, deleted images excluded."""
+    return asdict(summary)
 
 
 def upload_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
@@ -81,8 +125,17 @@ def estimated_seconds_left(job: Job, now: datetime) -> int | None:
     return max(1, round(elapsed * (100 - job.progress) / job.progress))
 
 
+# The plan's values a job's history shows: what the request resolved to on its model (the
+# real size, the seed a request without one was given, the preset a style chose).
+_PLAN_PARAMETERS = (
+    "width", "height", "n", "seed", "quality", "style", "style_preset", "cfg_scale", "steps",
+    "negative_prompt", "image_strength", "similarity_strength", "outpaint_mode", "mask_prompt",
+)  # fmt: skip
+
+
 def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
-    """ImageGenerationJob."""
+    """ImageGenerationJob: who asked for what (the request as sent), on which model and task,
+    with which parameters once resolved."""
     body: dict[str, Any] = {
         "job_id": job.job_id,
         "user_id": job.user_id,
@@ -90,6 +143,8 @@ def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
         "request": job.request,
         "request_id": job.request_id,
         "model": job.plan["model_id"],
+        "task": job.kind,
+        "parameters": {name: job.plan.get(name) for name in _PLAN_PARAMETERS},
         "status": status_detail(job),
         "created_at": job.created_at,
         "started_at": job.started_at,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from imagegen import errors
+from imagegen import errors, library
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.imaging import make_thumbnail
@@ -53,6 +53,7 @@ def store_upload(
         thumbnail_key=thumb_key,
         created_at=created_at,
         image_type=UPLOADED,
+        expires_at=library.temporary_expiry(services.settings, created_at),
     )
     services.repository.add_image(image)
     return image

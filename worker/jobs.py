@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
 
-from imagegen import catalog, errors
+from imagegen import catalog, errors, library
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done, job_webhook
@@ -294,6 +294,7 @@ def _store(
     services.blobs.put(thumb_key, checked.thumbnail, "image/webp")
     request = job.request
     edited = plan.task != catalog.TEXT_TO_IMAGE
+    created_at = utc_now()
     return Image(
         image_id=image_id(job.job_id, index),
         tenant_id=job.tenant_id,
@@ -312,9 +313,10 @@ def _store(
         seed=artifact.seed if plan.task != catalog.REMOVE_BACKGROUND else None,
         blob_key=key,
         thumbnail_key=thumb_key,
-        created_at=utc_now(),
+        created_at=created_at,
         chat_id=request.get("chat_id"),
         user_tags=list(request.get("user_tags") or []),
         description=request.get("description"),
         image_type=EDITED if edited else GENERATED,
+        expires_at=library.temporary_expiry(services.settings, created_at),
     )

@@ -7,7 +7,11 @@ IMAGEGEN_SWEEP_INTERVAL_SECONDS the sweeper of each worker container:
   IMAGEGEN_JOB_MAX_RECOVERIES times (removing any files their runs stored);
 - queues again pending jobs that have waited IMAGEGEN_REQUEUE_AFTER_SECONDS and that Redis
   no longer holds (it restarted empty, or the API died between recording and queueing);
-- drops expired idempotency keys.
+- drops expired idempotency keys;
+- removes images (and the tombstones of deleted ones) whose expiry has passed: first their
+  records, with the tenant's counters, then their files (original and thumbnail). A file
+  that cannot be removed is logged and left; the record is gone either way, and on S3 the
+  lifecycle rules remove such a file a day later.
 Several sweepers at once are safe: every move is a conditional write, and queueing a job
 twice runs it once (a run starts only a pending job).
 """
@@ -22,7 +26,7 @@ from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done, job_webhook
 from imagegen.job_files import discard_files
 from imagegen.metrics import record_outcome
-from imagegen.records import FAILED, Job, utc_now, utc_timestamp
+from imagegen.records import FAILED, Image, Job, utc_now, utc_timestamp
 from imagegen.services import Services
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 # Jobs looked at per sweep. Pending jobs are looked at longest-waiting first: with a backlog
 # larger than this, a lost job is found once the jobs queued before it have drained.
 _BATCH = 1000
+# Batches of expired images removed per sweep at most; a larger backlog waits for the next.
+_EXPIRY_ROUNDS = 10
 
 
 class Sweeper:
@@ -48,6 +54,37 @@ class Sweeper:
                 log.exception("taking a job back failed", extra={"job_id": job.job_id})
         self._requeue_lost(now)
         self._services.repository.delete_expired_idempotency_keys(utc_timestamp(now))
+        self.expire_images(now)
+
+    def expire_images(self, now: datetime) -> int:
+        """Remove what expired by now, records first and then files; how many images went.
+
+        Records first: once its record is gone an image is never listed or served again; the
+        other way round, a record could outlive its files and be listed with broken links.
+        """
+        removed = 0
+        for _round in range(_EXPIRY_ROUNDS):
+            expired = self._services.repository.expire_images(utc_timestamp(now), _BATCH)
+            for image in expired:
+                self._delete_files(image)
+            removed += len(expired)
+            if len(expired) < _BATCH:
+                break
+        if removed:
+            log.info("expired images removed", extra={"images": removed})
+        return removed
+
+    def _delete_files(self, image: Image) -> None:
+        for key in (image.blob_key, image.thumbnail_key):
+            if not key:
+                continue
+            try:
+                self._services.blobs.delete(key)
+            except Exception:
+                log.exception(
+                    "deleting an expired image's file failed",
+                    extra={"image_id": image.image_id, "tenant_id": image.tenant_id, "key": key},
+                )
 
     def _take_back(self, job: Job) -> None:
         repository = self._services.repository

@@ -1,5 +1,6 @@
 """A job's status, progress and result (seed 004's GetImageJobResponse), cancel and retry;
-the caller's jobs by status (failed ones are the dead-letter list) and webhook deliveries.
+the caller's jobs by status (failed ones are the dead-letter list) or by user (a user's
+generation history) and webhook deliveries.
 
 Cancel: a pending job never runs; a processing one stops at its next image and keeps
 nothing. Retry: a failed job runs again as a new attempt of the same job (retry_count + 1).
@@ -36,7 +37,8 @@ def get_job(job_id: str) -> ResponseReturnValue:
 
 @bp.get("/jobs")
 def list_jobs() -> ResponseReturnValue:
-    """The caller's jobs, newest first; `status=failed` is the dead-letter list."""
+    """The caller's jobs, newest first; `status=failed` is the dead-letter list, and
+    `user_id` one user's generation history."""
     status = request.args.get("status")
     if status is not None and status not in JOB_STATES:
         raise ServiceError(
@@ -44,9 +46,16 @@ def list_jobs() -> ResponseReturnValue:
             f"status must be one of {', '.join(JOB_STATES)}",
             {"parameter": "status", "allowed": list(JOB_STATES)},
         )
+    user_id = request.args.get("user_id")
+    if user_id is not None and not 1 <= len(user_id) <= 200:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            "user_id must be 1 to 200 characters",
+            {"parameter": "user_id"},
+        )
     limit = _int_arg("limit", default=20, low=1, high=100)
     after = _cursor_position(request.args.get("cursor"))
-    page = services().repository.list_jobs(g.tenant_id, status, limit + 1, after)
+    page = services().repository.list_jobs(g.tenant_id, status, limit + 1, after, user_id=user_id)
     last = page[limit - 1] if len(page) > limit else None
     return jsonify(
         {

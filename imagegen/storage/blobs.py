@@ -14,7 +14,6 @@ from typing import Protocol
 
 from imagegen.signing import UrlSigner
 
-
 # An object's retention class, which storage lifecycle rules act on (docs/data-model.md).
 TEMPORARY_RETENTION = "temporary"
 SAVED_RETENTION = "saved"

@@ -16,18 +16,28 @@ from typing import Any
 from imagegen.records import (
     CANCELLED,
     COMPLETED,
+    DELETED,
     FAILED,
+    LIBRARY_STATUSES,
     PENDING,
     PROCESSING,
+    SAVED,
+    TEMPORARY,
     WEBHOOK_DELIVERED,
     WEBHOOK_PENDING,
     ApiKey,
     Batch,
     IdempotencyKey,
     Image,
+    ImageChanges,
+    ImagePage,
+    ImageQuery,
+    ImageSummary,
     Job,
     Webhook,
     WebhookAttempt,
+    image_sort_key,
+    search_text,
 )
 from imagegen.storage.repository import IdempotencyKeyTaken
 
@@ -155,7 +165,52 @@ JOB_INDEXES = """
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, queued_at);
 CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch_id);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (tenant_id, user_id, created_at);
 """
+
+# Columns images gained with the image library (version 4); added in place to older
+# databases, whose rows keep a NULL expiry (kept until deleted).
+IMAGE_COLUMNS_ADDED = {
+    "categories_json": "TEXT NOT NULL DEFAULT '[]'",
+    "is_favorite": "INTEGER NOT NULL DEFAULT 0",
+    "is_public": "INTEGER NOT NULL DEFAULT 0",
+    "saved_at": "TEXT",
+    "expires_at": "TEXT",
+    "view_count": "INTEGER NOT NULL DEFAULT 0",
+    "download_count": "INTEGER NOT NULL DEFAULT 0",
+    # records.search_text(): the case-folded prompts and description a search matches.
+    "search_text": "TEXT NOT NULL DEFAULT ''",
+    "deleted_at": "TEXT",
+}
+# The library's counters: per tenant and status (temporary, saved), moved in the same
+# transaction as every image change, so the summary is read, never summed.
+IMAGE_COUNTERS_TABLE = """
+CREATE TABLE IF NOT EXISTS image_counters (
+    tenant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    favorites INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, status)
+);
+"""
+# Each listing order as SQL: exactly the strings records.image_sort_key() builds, so that
+# order, `after` and the cursors that carry it agree with the other backend.
+_SORT_KEYS = {
+    "created_at": "(created_at || '#' || image_id)",
+    "saved_at": "(COALESCE(saved_at, '') || '#' || image_id)",
+    "view_count": "(printf('%012d', view_count) || '#' || image_id)",
+    "size_bytes": "(printf('%012d', size_bytes) || '#' || image_id)",
+}
+IMAGE_INDEXES = (
+    "\n".join(
+        f"CREATE INDEX IF NOT EXISTS images_by_{sort} ON images (tenant_id, {expression});"
+        for sort, expression in _SORT_KEYS.items()
+    )
+    + """
+CREATE INDEX IF NOT EXISTS images_by_expiry ON images (expires_at);
+"""
+)
 
 _JOB_FIELDS = (
     "job_id", "tenant_id", "user_id", "request_id", "kind", "request", "plan", "status",
@@ -166,10 +221,20 @@ _JOB_FIELDS = (
 # Fields kept as JSON text, in columns named <field>_json.
 _JSON_FIELDS = frozenset({"request", "plan", "error", "image_ids", "cost"})
 _JOB_COLUMNS = ", ".join(f"{f}_json" if f in _JSON_FIELDS else f for f in _JOB_FIELDS)
-_IMAGE_COLUMNS = (
+# The images table's columns up to version 3, which the version 1 rebuild copies.
+_V3_IMAGE_COLUMNS = (
     "image_id, tenant_id, user_id, job_id, model_id, original_prompt, revised_prompt, "
     "negative_prompt, width, height, format, size_bytes, quality, style, seed, blob_key, "
     "thumbnail_key, created_at, status, chat_id, user_tags_json, description, image_type"
+)
+# Every Image field, as columns (lists as JSON text in <field>_json).
+_IMAGE_COLUMNS = (
+    _V3_IMAGE_COLUMNS + ", categories_json, is_favorite, is_public, saved_at, expires_at, "
+    "view_count, download_count"
+)
+_IMAGE_INSERT = (
+    f"INSERT INTO images ({_IMAGE_COLUMNS}, search_text) "
+    f"VALUES ({', '.join('?' * (_IMAGE_COLUMNS.count(',') + 2))})"
 )
 _BATCH_COLUMNS = (
     "batch_id, tenant_id, user_id, request_id, job_ids_json, status, created_at, completed_at, "
@@ -180,8 +245,9 @@ _WEBHOOK_COLUMNS = (
     "next_attempt_at, body, delivered_at"
 )
 # PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
-# (before uploads); 2 = jobs without batches, leases and recoveries; 3 = this schema.
-SCHEMA_VERSION = 3
+# (before uploads); 2 = jobs without batches, leases and recoveries; 3 = images without the
+# library's fields, counters and expiry; 4 = this schema.
+SCHEMA_VERSION = 4
 
 
 class SqliteRepository:
@@ -194,6 +260,8 @@ class SqliteRepository:
             db.executescript(SCHEMA)
             _add_job_columns(db)
             db.executescript(JOB_INDEXES)
+            _add_image_library(db)
+            db.executescript(IMAGE_INDEXES)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -217,6 +285,16 @@ class SqliteRepository:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every read inside it sees the same state."""
+        with self._connect() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> bool:
         with self._connect() as db:
@@ -276,9 +354,10 @@ class SqliteRepository:
         status: str | None,
         limit: int,
         after: tuple[str, str] | None = None,
+        user_id: str | None = None,
     ) -> list[Job]:
         conditions, params = ["1 = 1"], []
-        for column, value in (("tenant_id", tenant_id), ("status", status)):
+        for column, value in (("tenant_id", tenant_id), ("status", status), ("user_id", user_id)):
             if value is not None:
                 conditions.append(f"{column} = ?")
                 params.append(value)
@@ -378,10 +457,8 @@ class SqliteRepository:
             )
             if cursor.rowcount != 1:  # cancelled or taken back meanwhile: record nothing
                 return False
-            db.executemany(
-                f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
-                [_image_row(image) for image in images],
-            )
+            for image in images:
+                _insert_image(db, image)
             if webhook is not None:
                 _insert_webhook(db, webhook)
         return True
@@ -547,23 +624,154 @@ class SqliteRepository:
     # --- images -------------------------------------------------------------------------
 
     def add_image(self, image: Image) -> None:
-        with self._connect() as db:
-            db.execute(
-                f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES ({', '.join('?' * 23)})",
-                _image_row(image),
-            )
+        with self._transaction() as db:
+            _insert_image(db, image)
 
     def get_images(self, tenant_id: str, image_ids: list[str]) -> list[Image]:
         if not image_ids:
             return []
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE tenant_id = ? "
+                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE tenant_id = ? AND status <> ? "
                 f"AND image_id IN ({', '.join('?' * len(image_ids))})",
-                (tenant_id, *image_ids),
+                (tenant_id, DELETED, *image_ids),
             ).fetchall()
         by_id = {row["image_id"]: _image(row) for row in rows}
         return [by_id[i] for i in image_ids if i in by_id]
+
+    # --- the image library --------------------------------------------------------------
+
+    def get_image(self, tenant_id: str, image_id: str) -> Image | None:
+        with self._connect() as db:
+            return _live_image(db, tenant_id, image_id)
+
+    def list_images(
+        self,
+        tenant_id: str,
+        query: ImageQuery,
+        limit: int,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> ImagePage:
+        sort_key = _SORT_KEYS[query.sort]
+        where, params = _image_filters(tenant_id, query)
+        page_where, page_params = where, list(params)
+        if after is not None:
+            page_where += f" AND {sort_key} {'<' if query.descending else '>'} ?"
+            page_params.append(after)
+            offset = 0
+        order = "DESC" if query.descending else "ASC"
+        # One read transaction: the page and its total come from the same snapshot.
+        with self._snapshot() as db:
+            rows = db.execute(
+                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {page_where} "
+                f"ORDER BY {sort_key} {order} LIMIT ? OFFSET ?",
+                (*page_params, max(limit, 0) + 1, max(offset, 0)),
+            ).fetchall()
+            if query.counted:
+                total = _counted_total(db, tenant_id, query)
+            else:
+                count_sql = f"SELECT COUNT(*) FROM images WHERE {where}"
+                total = db.execute(count_sql, params).fetchone()[0]
+        limit = max(limit, 0)
+        images = [_image(row) for row in rows[:limit]]
+        more = len(rows) > limit and bool(images)
+        return ImagePage(
+            images=images,
+            total=total,
+            next_after=image_sort_key(images[-1], query.sort) if more else None,
+        )
+
+    def image_summary(self, tenant_id: str) -> ImageSummary:
+        with self._connect() as db:
+            return _summary(db, tenant_id)
+
+    def record_image_view(self, tenant_id: str, image_id: str) -> Image | None:
+        return self._add_to(tenant_id, image_id, "view_count")
+
+    def record_image_download(self, tenant_id: str, image_id: str) -> Image | None:
+        return self._add_to(tenant_id, image_id, "download_count")
+
+    def _add_to(self, tenant_id: str, image_id: str, column: str) -> Image | None:
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE images SET {column} = {column} + 1 "
+                "WHERE image_id = ? AND tenant_id = ? AND status <> ?",
+                (image_id, tenant_id, DELETED),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return _live_image(db, tenant_id, image_id)
+
+    def update_image(self, tenant_id: str, image_id: str, changes: ImageChanges) -> Image | None:
+        with self._transaction() as db:
+            before = _live_image(db, tenant_id, image_id)
+            if before is None:
+                return None
+            after = changes.applied_to(before)
+            if after == before:
+                return before
+            # Conditional on the state that was read: a change can only move the counters
+            # from the state the image was really in, and never brings a tombstone back.
+            cursor = db.execute(
+                "UPDATE images SET user_tags_json = ?, categories_json = ?, description = ?, "
+                "is_favorite = ?, is_public = ?, status = ?, saved_at = ?, expires_at = ?, "
+                "search_text = ? WHERE image_id = ? AND tenant_id = ? AND status = ? "
+                "AND is_favorite = ?",
+                (
+                    json.dumps(after.user_tags), json.dumps(after.categories), after.description,
+                    int(after.is_favorite), int(after.is_public), after.status, after.saved_at,
+                    after.expires_at, search_text(after), image_id, tenant_id, before.status,
+                    int(before.is_favorite),
+                ),
+            )  # fmt: skip
+            if cursor.rowcount != 1:
+                return _live_image(db, tenant_id, image_id)
+            if (after.status, after.is_favorite) != (before.status, before.is_favorite):
+                _count(db, before, -1)
+                _count(db, after, +1)
+            return after
+
+    def delete_image(self, tenant_id: str, image_id: str, deleted_at: str) -> Image | None:
+        with self._transaction() as db:
+            before = _live_image(db, tenant_id, image_id)
+            if before is None:
+                return None
+            # The record stays as a tombstone until its expiry, so nothing can save or
+            # favourite it back; the counters lose it once.
+            cursor = db.execute(
+                "UPDATE images SET status = ?, deleted_at = ? "
+                "WHERE image_id = ? AND tenant_id = ? AND status = ?",
+                (DELETED, deleted_at, image_id, tenant_id, before.status),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _count(db, before, -1)
+            return before
+
+    def recount_images(self, tenant_id: str) -> ImageSummary:
+        with self._transaction() as db:
+            _recount(db, tenant_id)
+            return _summary(db, tenant_id)
+
+    def expire_images(self, now: str, limit: int) -> list[Image]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE expires_at <= ? "
+                "ORDER BY expires_at, image_id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            expired = []
+            for row in rows:
+                image = _image(row)
+                cursor = db.execute(
+                    "DELETE FROM images WHERE image_id = ? AND status = ? AND expires_at = ?",
+                    (image.image_id, image.status, image.expires_at),
+                )
+                if cursor.rowcount == 1:
+                    _count(db, image, -1)  # a tombstone was counted out when deleted
+                    expired.append(image)
+        return expired
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -575,7 +783,7 @@ def _migrate(db: sqlite3.Connection) -> None:
     if version >= 2 or not has_images:
         return
     # SQLite cannot drop NOT NULL in place: rebuild the table, in one transaction.
-    old_columns = _IMAGE_COLUMNS.removesuffix(", image_type")
+    old_columns = _V3_IMAGE_COLUMNS.removesuffix(", image_type")
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("ALTER TABLE images RENAME TO images_v1")
@@ -598,6 +806,158 @@ def _add_job_columns(db: sqlite3.Connection) -> None:
     for column, declaration in JOB_COLUMNS_ADDED.items():
         if column not in present:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
+
+
+def _add_image_library(db: sqlite3.Connection) -> None:
+    """Version 4: the library's image columns and the counters, added to an older database in
+    place and in one transaction (its rows stay, with no expiry); then every tenant's
+    counters are counted from its images."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        present = {row["name"] for row in db.execute("PRAGMA table_info(images)")}
+        for column, declaration in IMAGE_COLUMNS_ADDED.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE images ADD COLUMN {column} {declaration}")
+        if "search_text" not in present:
+            rows = db.execute(f"SELECT {_IMAGE_COLUMNS} FROM images").fetchall()
+            db.executemany(
+                "UPDATE images SET search_text = ? WHERE image_id = ?",
+                [(search_text(image), image.image_id) for image in map(_image, rows)],
+            )
+        has_counters = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'image_counters'"
+        ).fetchone()
+        db.execute(IMAGE_COUNTERS_TABLE)
+        if not has_counters:
+            tenants = db.execute("SELECT DISTINCT tenant_id FROM images").fetchall()
+            for (tenant_id,) in tenants:
+                _recount(db, tenant_id)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _insert_image(db: sqlite3.Connection, image: Image) -> None:
+    db.execute(_IMAGE_INSERT, (*_image_row(image), search_text(image)))
+    _count(db, image, +1)
+
+
+def _count(db: sqlite3.Connection, image: Image, sign: int) -> None:
+    """Move the tenant's counters by one image of its status (in or out)."""
+    if image.status not in LIBRARY_STATUSES:
+        return
+    db.execute(
+        "INSERT INTO image_counters (tenant_id, status, count, bytes, favorites) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, status) DO UPDATE SET "
+        "count = count + excluded.count, bytes = bytes + excluded.bytes, "
+        "favorites = favorites + excluded.favorites",
+        (
+            image.tenant_id,
+            image.status,
+            sign,
+            sign * image.size_bytes,
+            sign * int(image.is_favorite),
+        ),
+    )
+
+
+def _recount(db: sqlite3.Connection, tenant_id: str) -> None:
+    db.execute("DELETE FROM image_counters WHERE tenant_id = ?", (tenant_id,))
+    db.execute(
+        "INSERT INTO image_counters (tenant_id, status, count, bytes, favorites) "
+        "SELECT tenant_id, status, COUNT(*), SUM(size_bytes), SUM(is_favorite) FROM images "
+        f"WHERE tenant_id = ? AND status IN ({', '.join('?' * len(LIBRARY_STATUSES))}) "
+        "GROUP BY tenant_id, status",
+        (tenant_id, *LIBRARY_STATUSES),
+    )
+
+
+def _counters(db: sqlite3.Connection, tenant_id: str) -> dict[str, sqlite3.Row]:
+    rows = db.execute(
+        "SELECT status, count, bytes, favorites FROM image_counters WHERE tenant_id = ?",
+        (tenant_id,),
+    ).fetchall()
+    return {row["status"]: row for row in rows}
+
+
+def _summary(db: sqlite3.Connection, tenant_id: str) -> ImageSummary:
+    counters = _counters(db, tenant_id)
+
+    def total(status: str, column: str) -> int:
+        row = counters.get(status)
+        return int(row[column]) if row is not None else 0
+
+    return ImageSummary(
+        total_images=total(TEMPORARY, "count") + total(SAVED, "count"),
+        saved_images=total(SAVED, "count"),
+        temporary_images=total(TEMPORARY, "count"),
+        total_size_bytes=total(TEMPORARY, "bytes") + total(SAVED, "bytes"),
+        favorite_count=total(TEMPORARY, "favorites") + total(SAVED, "favorites"),
+    )
+
+
+def _counted_total(db: sqlite3.Connection, tenant_id: str, query: ImageQuery) -> int:
+    """The total of a listing filtered by status and is_favorite only, from the counters."""
+    counters = _counters(db, tenant_id)
+    total = 0
+    for status in set(query.statuses) & set(LIBRARY_STATUSES):
+        row = counters.get(status)
+        if row is None:
+            continue
+        if query.is_favorite is None:
+            total += row["count"]
+        elif query.is_favorite:
+            total += row["favorites"]
+        else:
+            total += row["count"] - row["favorites"]
+    return int(total)
+
+
+def _image_filters(tenant_id: str, query: ImageQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of a listing (without its page position)."""
+    statuses = [s for s in dict.fromkeys(query.statuses) if s in LIBRARY_STATUSES]
+    conditions = ["tenant_id = ?"]
+    params: list[Any] = [tenant_id]
+    if statuses:
+        conditions.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params.extend(statuses)
+    else:
+        conditions.append("0")
+    if query.chat_id is not None:
+        conditions.append("chat_id = ?")
+        params.append(query.chat_id)
+    for column, values in (("user_tags_json", query.tags), ("categories_json", query.categories)):
+        if values:
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM json_each(images.{column}) "
+                f"WHERE json_each.value IN ({', '.join('?' * len(values))}))"
+            )
+            params.extend(values)
+    if query.is_favorite is not None:
+        conditions.append("is_favorite = ?")
+        params.append(int(query.is_favorite))
+    if query.image_type is not None:
+        conditions.append("image_type = ?")
+        params.append(query.image_type)
+    if query.search:
+        conditions.append("instr(search_text, ?) > 0")
+        params.append(query.search.casefold())
+    if query.created_from is not None:
+        conditions.append("created_at >= ?")
+        params.append(query.created_from)
+    if query.created_to is not None:
+        conditions.append("created_at <= ?")
+        params.append(query.created_to)
+    return " AND ".join(conditions), params
+
+
+def _live_image(db: sqlite3.Connection, tenant_id: str, image_id: str) -> Image | None:
+    row = db.execute(
+        f"SELECT {_IMAGE_COLUMNS} FROM images WHERE image_id = ? AND tenant_id = ? AND status <> ?",
+        (image_id, tenant_id, DELETED),
+    ).fetchone()
+    return _image(row) if row is not None else None
 
 
 def _bind_idempotency_key(db: sqlite3.Connection, binding: IdempotencyKey) -> None:
@@ -667,10 +1027,15 @@ def _image_row(image: Image) -> tuple[Any, ...]:
         image.height, image.format, image.size_bytes, image.quality, image.style, image.seed,
         image.blob_key, image.thumbnail_key, image.created_at, image.status, image.chat_id,
         json.dumps(image.user_tags), image.description, image.image_type,
+        json.dumps(image.categories), int(image.is_favorite), int(image.is_public),
+        image.saved_at, image.expires_at, image.view_count, image.download_count,
     )  # fmt: skip
 
 
 def _image(row: sqlite3.Row) -> Image:
     values = dict(row)
     values["user_tags"] = json.loads(values.pop("user_tags_json"))
+    values["categories"] = json.loads(values.pop("categories_json"))
+    values["is_favorite"] = bool(values["is_favorite"])
+    values["is_public"] = bool(values["is_public"])
     return Image(**values)
