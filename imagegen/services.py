@@ -36,8 +36,8 @@ def build_services(settings: Settings) -> Services:
     redis = Redis.from_url(settings.redis_url, health_check_interval=30)
     return Services(
         settings=settings,
-        repository=SqliteRepository(settings.database_path),
-        blobs=DiskBlobStore(settings.blob_dir, signer),
+        repository=build_repository(settings),
+        blobs=build_blob_store(settings, signer),
         signer=signer,
         redis=redis,
         queue=JobQueue(redis, settings.job_timeout_seconds),
@@ -46,3 +46,28 @@ def build_services(settings: Settings) -> Services:
         ),
         webhook_master_secret=webhook_signing_secret(settings),
     )
+
+
+# The backend (settings.storage_backend): "local" keeps records in SQLite and files under the
+# data directory; "aws" keeps them in DynamoDB and S3 (docs/data-model.md). The AWS adapters
+# are imported only for it, and find their endpoints through boto3's own AWS_ENDPOINT_URL_*
+# variables (moto, in tests).
+
+
+def build_repository(settings: Settings) -> Repository:
+    """The record store alone, for commands that need nothing else (the operator CLI)."""
+    if settings.storage_backend == "aws":
+        from imagegen.storage.dynamodb import DynamoRepository
+
+        return DynamoRepository(settings.dynamodb_table, region_name=settings.aws_region)
+    return SqliteRepository(settings.database_path)
+
+
+def build_blob_store(settings: Settings, signer: UrlSigner) -> BlobStore:
+    if settings.storage_backend == "aws":
+        from imagegen.storage.s3 import S3BlobStore
+
+        return S3BlobStore(
+            settings.s3_bucket, settings.signed_url_ttl_seconds, region_name=settings.aws_region
+        )
+    return DiskBlobStore(settings.blob_dir, signer)

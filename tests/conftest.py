@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -113,11 +114,12 @@ def model_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's server: a local stand-in for AWS APIs (CloudWatch here) over real HTTP."""
+    """moto's server: a local stand-in for AWS APIs (CloudWatch, DynamoDB, S3, KMS) over
+    real HTTP, answering one request at a time (tests/moto_server.py says why)."""
     port = free_port()
     workdir = tmp_path_factory.mktemp("moto")
     process = start_process(
-        [str(Path(PYTHON).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        [PYTHON, "-m", "tests.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         dict(os.environ),
         workdir / "moto.log",
     )
@@ -125,6 +127,15 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     wait_until(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, what="moto_server")
     yield url
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def data_layer(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The DynamoDB table and S3 bucket `terraform apply` of infra/modules/data creates, on
+    moto's server, once per session: its outputs (table_name, bucket_name, ...)."""
+    from tests.aws.terraform_data import apply_data_module
+
+    return apply_data_module(moto_endpoint, tmp_path_factory.mktemp("terraform"), "test")
 
 
 @dataclass
@@ -180,6 +191,13 @@ def stack(
     data_dir = tmp_path_factory.mktemp("data")
     api_port = free_port()
     env = service_env(data_dir, redis_url, model_endpoint, api_port)
+    yield from run_stack(data_dir, env, api_port, model_endpoint)
+
+
+def run_stack(
+    data_dir: Path, env: dict[str, str], api_port: int, model_endpoint: str
+) -> Iterator[Stack]:
+    """Start a worker and the API with env, yield them once the API answers, then stop."""
     worker = start_process([PYTHON, "-m", "worker"], env, data_dir / "worker.log")
     api = start_process(
         [GUNICORN, "-c", "gunicorn.conf.py", "app.wsgi:app"], env, data_dir / "api.log"
