@@ -118,7 +118,11 @@ locals {
         stat   = "Average"
         period = 86400
         metrics = concat(
-          [for b in var.s3_bucket_names : ["AWS/S3", "BucketSizeBytes", "BucketName", b, "StorageType", "StandardStorage", { label = "${b} bytes" }]],
+          # Saved images move to Standard-IA and Glacier Instant Retrieval (infra/modules/data).
+          [
+            for pair in setproduct(var.s3_bucket_names, ["StandardStorage", "StandardIAStorage", "GlacierInstantRetrievalStorage"]) :
+            ["AWS/S3", "BucketSizeBytes", "BucketName", pair[0], "StorageType", pair[1], { label = "${pair[0]} ${pair[1]} bytes" }]
+          ],
           [for b in var.s3_bucket_names : ["AWS/S3", "NumberOfObjects", "BucketName", b, "StorageType", "AllStorageTypes", { label = "${b} objects", yAxis = "right" }]],
         )
       }] : w if length(var.s3_bucket_names) > 0

@@ -288,6 +288,7 @@ module "observability" {
   cluster_name            = module.ecs.cluster_name
   api_service_name        = module.ecs.api_service_name
   worker_service_name     = module.ecs.worker_service_name
+  s3_bucket_names         = [module.data.bucket_name]
   alarm_emails            = var.alarm_emails
   create_kms_key          = false
   kms_key_arn             = aws_kms_key.this.arn

@@ -127,8 +127,13 @@ run "dashboard_adds_storage_for_buckets" {
       for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [
         for m in try(w.properties.metrics, []) : "${m[1]}:${m[3]}:${m[5]}" if m[0] == "AWS/S3"
       ]
-    ])) == toset(["BucketSizeBytes:imagegen-images:StandardStorage", "NumberOfObjects:imagegen-images:AllStorageTypes"])
-    error_message = "Each bucket must get its size (StandardStorage) and object count (AllStorageTypes)."
+      ])) == toset([
+      "BucketSizeBytes:imagegen-images:StandardStorage",
+      "BucketSizeBytes:imagegen-images:StandardIAStorage",
+      "BucketSizeBytes:imagegen-images:GlacierInstantRetrievalStorage",
+      "NumberOfObjects:imagegen-images:AllStorageTypes",
+    ])
+    error_message = "Each bucket must get its size in every storage class its images move through, and its object count."
   }
 
   assert {
