@@ -133,6 +133,11 @@ class Image:
     view_count: int = 0
     download_count: int = 0
 
+    @property
+    def file_keys(self) -> list[str]:
+        """The blob keys of the image's files: the original, and its thumbnail if any."""
+        return [key for key in (self.blob_key, self.thumbnail_key) if key]
+
 
 def image_sort_key(image: Image, sort: str) -> str:
     """The image's place in a listing ordered by `sort`: unique, and ordered as strings.

@@ -75,9 +75,7 @@ class Sweeper:
         return removed
 
     def _delete_files(self, image: Image) -> None:
-        for key in (image.blob_key, image.thumbnail_key):
-            if not key:
-                continue
+        for key in image.file_keys:
             try:
                 self._services.blobs.delete(key)
             except Exception:

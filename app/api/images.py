@@ -364,9 +364,8 @@ def update_image(image_id: str) -> ResponseReturnValue:
 
 def _retain_saved(image: Image) -> None:
     blobs = services().blobs
-    for key in (image.blob_key, image.thumbnail_key):
-        if key:
-            blobs.set_retention(key, SAVED_RETENTION)
+    for key in image.file_keys:
+        blobs.set_retention(key, SAVED_RETENTION)
 
 
 def _labels(body: dict[str, Any], name: str) -> list[str] | None:
@@ -418,9 +417,7 @@ def delete_image(image_id: str) -> ResponseReturnValue:
     image = svc.repository.delete_image(g.tenant_id, image_id, utc_now())
     if image is None:
         raise _not_found(image_id)
-    for key in (image.blob_key, image.thumbnail_key):
-        if not key:
-            continue
+    for key in image.file_keys:
         try:
             svc.blobs.delete(key)
         except Exception:

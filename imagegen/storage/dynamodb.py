@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -295,13 +295,8 @@ class DynamoRepository:
         writes += self._counter_writes(images, [+1] * len(images))
         if webhook is not None:
             writes.append(_put(self._table, _webhook_item(webhook), new=True))
-        try:
-            self._transact(writes)
-        except _Cancelled as cancelled:
-            if cancelled.failed(0):  # cancelled or taken back meanwhile: record nothing
-                return False
-            raise
-        return True
+        # Nothing is recorded when the job was cancelled or taken back meanwhile.
+        return self._transact_if_first_holds(writes)
 
     def fail_job(
         self,
@@ -332,15 +327,9 @@ class DynamoRepository:
         )
         if webhook is None:
             return self._conditional(update)
-        try:
-            self._transact(
-                [update.transact(self._table), _put(self._table, _webhook_item(webhook), new=True)]
-            )
-        except _Cancelled as cancelled:
-            if cancelled.failed(0):
-                return False
-            raise
-        return True
+        return self._transact_if_first_holds(
+            [update.transact(self._table), _put(self._table, _webhook_item(webhook), new=True)]
+        )
 
     def _job_tenant(self, job_id: str) -> str | None:
         """The job's tenant, which never changes: a state change rewrites index keys that
@@ -566,7 +555,8 @@ class DynamoRepository:
         statuses = [s for s in dict.fromkeys(query.statuses) if s in LIBRARY_STATUSES]
         limit = max(limit, 0)
         skip = 0 if after is not None else max(offset, 0)
-        lower, upper = _created_range(query)
+        created_from, created_to = _created_range(query)
+        lower, upper = created_from, created_to  # of this page
         if after is not None:  # the cursor is a key condition: a deep page reads only itself
             cursor = _Bound(after, inclusive=False)
             if query.descending:
@@ -602,14 +592,13 @@ class DynamoRepository:
         if query.counted:
             total = _counted_total(self._counters(tenant_id), statuses, query.is_favorite)
         else:
-            lower, upper = _created_range(query)
             total = sum(
                 self._count(
                     index,
                     ("tenant_status_pk", f"{tenant_id}#images#{status}"),
                     sort_attr,
-                    lower,
-                    upper,
+                    created_from,
+                    created_to,
                     filter_,
                 )
                 for status in statuses
@@ -745,13 +734,8 @@ class DynamoRepository:
                 ),
             }
         }
-        try:
-            self._transact([delete, *self._counter_writes([image], [-1])])  # a tombstone: none
-        except _Cancelled as cancelled:
-            if cancelled.failed(0):
-                return False
-            raise
-        return True
+        # A tombstone was counted out when it was deleted: no counter write then.
+        return self._transact_if_first_holds([delete, *self._counter_writes([image], [-1])])
 
     def _read_image(self, image_id: str) -> Image | None:
         item = self._get(f"image#{image_id}", "image")
@@ -783,16 +767,12 @@ class DynamoRepository:
             values={":status": before.status, ":favorite": before.is_favorite},
         )
         counters = self._counter_writes([before, after], [-1, +1])
-        if not counters:
-            if not self._conditional(update):
-                raise _Conflict
-            return
-        try:
-            self._transact([update.transact(self._table), *counters])
-        except _Cancelled as cancelled:
-            if cancelled.failed(0):
-                raise _Conflict from None
-            raise
+        if counters:
+            written = self._transact_if_first_holds([update.transact(self._table), *counters])
+        else:
+            written = self._conditional(update)
+        if not written:
+            raise _Conflict
 
     # --- the counters -------------------------------------------------------------------
 
@@ -915,38 +895,37 @@ class DynamoRepository:
 
     def _conditional(self, update: _Update) -> bool:
         """Run a conditional UpdateItem; False (nothing written) when its condition fails."""
-        try:
-            self._client.update_item(**update.params(self._table))
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return (
+            _unless_condition_fails(self._client.update_item, **update.params(self._table))
+            is not None
+        )
 
     def _conditional_returning(self, update: _Update, returning: str) -> dict[str, Any] | None:
         """As _conditional, with the item before (ALL_OLD) or after (ALL_NEW) the write."""
-        try:
-            response = self._client.update_item(
-                **update.params(self._table), ReturnValues=returning
-            )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return _deserialize(response.get("Attributes", {}))
+        response = _unless_condition_fails(
+            self._client.update_item, **update.params(self._table), ReturnValues=returning
+        )
+        return None if response is None else _deserialize(response.get("Attributes", {}))
 
     def _conditional_delete(
         self, key: tuple[str, str], condition: str, values: dict[str, Any]
     ) -> bool:
+        response = _unless_condition_fails(
+            self._client.delete_item,
+            TableName=self._table,
+            Key=_key(*key),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=_serialize(values),
+        )
+        return response is not None
+
+    def _transact_if_first_holds(self, writes: list[dict[str, Any]]) -> bool:
+        """_transact, False (nothing written) when the first write's condition fails: the
+        record whose state the others follow from had moved on."""
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=_key(*key),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=_serialize(values),
-            )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            self._transact(writes)
+        except _Cancelled as cancelled:
+            if cancelled.failed(0):
                 return False
             raise
         return True
@@ -1511,18 +1490,21 @@ def _record(cls: type[R], item: dict[str, Any]) -> R:
     return cls(**values)
 
 
-def _epoch(timestamp: str, later: timedelta = timedelta(0)) -> int | None:
-    """A TTL value: epoch seconds (None, so no TTL, for a time that does not parse)."""
+def _epoch(timestamp: str, later: timedelta = timedelta(0)) -> int:
+    """A TTL value: epoch seconds."""
+    return int((parse_utc(timestamp) + later).timestamp())
+
+
+def _unless_condition_fails(
+    call: Callable[..., dict[str, Any]], **params: Any
+) -> dict[str, Any] | None:
+    """The call's response, or None when its ConditionExpression did not hold."""
     try:
-        moment = parse_utc(timestamp)
-    except ValueError:
-        try:  # other ISO 8601 forms, e.g. without milliseconds
-            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-        except ValueError:
+        return call(**params)
+    except ClientError as error:
+        if _code(error) == "ConditionalCheckFailedException":
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return int((moment + later).timestamp())
+        raise
 
 
 def _code(error: ClientError) -> str:
