@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, g, jsonify, make_response, request
@@ -26,7 +27,16 @@ from imagegen.storage.repository import IdempotencyKeyTaken
 from imagegen.webhooks.destinations import UnsafeDestination, check_destination
 
 log = logging.getLogger(__name__)
-_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
+# RFC 7240's delta-seconds, in ASCII digits only; ten of them is over 300 years.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
+@dataclass(frozen=True)
+class SyncWait:
+    """How long a synchronous request waits, and the Preference-Applied value, if any."""
+
+    seconds: float
+    applied: str | None
 
 
 def check_webhook_url(url: str | None) -> None:
@@ -44,7 +54,7 @@ def check_webhook_url(url: str | None) -> None:
         ) from None
 
 
-def submit(job: Job, run_async: bool) -> ResponseReturnValue:
+def submit(job: Job, run_async: bool, wait: SyncWait) -> ResponseReturnValue:
     """Record and queue a new job; or, when its Idempotency-Key was bound meanwhile by an
     identical request, answer about that request's job instead."""
     svc = services()
@@ -54,7 +64,7 @@ def submit(job: Job, run_async: bool) -> ResponseReturnValue:
     except IdempotencyKeyTaken as taken:
         idempotency.check_same_request(taken.existing)
         _delete_prepared_inputs(job)
-        return replay(taken.existing.resource_id)
+        return replay(taken.existing.resource_id, wait)
     try:
         svc.queue.enqueue_generation(job.job_id, g.request_id, job.priority)
     except RedisError:
@@ -78,35 +88,34 @@ def submit(job: Job, run_async: bool) -> ResponseReturnValue:
             "priority": job.priority,
         },
     )
-    return respond(job, run_async)
+    return respond(job, run_async, wait)
 
 
-def replay(job_id: str) -> ResponseReturnValue:
+def replay(job_id: str, wait: SyncWait) -> ResponseReturnValue:
     """Answer a repeated request as its first one is answered now: about the same job."""
     job = services().repository.get_job(g.tenant_id, job_id)
     if job is None:
         raise ServiceError(errors.NOT_FOUND, f"no job {job_id}")
-    response = make_response(respond(job, bool(job.request.get("async"))))
+    response = make_response(respond(job, bool(job.request.get("async")), wait))
     response.headers[idempotency.REPLAYED_HEADER] = "true"
     return response
 
 
-def respond(job: Job, run_async: bool) -> ResponseReturnValue:
+def respond(job: Job, run_async: bool, wait: SyncWait) -> ResponseReturnValue:
     """202 with the job at once (async); or wait for it and answer its images or error."""
     svc = services()
     if run_async or job.status == CANCELLED:
         return _accepted(job)
-    wait, applied = _wait_seconds(svc.settings.sync_wait_seconds)
     if not job.finished:
-        svc.queue.wait_until_finished(job.job_id, wait)
+        svc.queue.wait_until_finished(job.job_id, wait.seconds)
     finished = svc.repository.get_job(g.tenant_id, job.job_id) or job
     if finished.status == COMPLETED:
-        return _completed(finished, applied)
+        return _completed(finished, wait.applied)
     if finished.status == FAILED and finished.error:
         error = ServiceError.from_dict(finished.error)
         error.details = {**error.details, "job_id": finished.job_id}
         return error_response(error)
-    return _accepted(finished, applied)
+    return _accepted(finished, wait.applied)
 
 
 def _delete_prepared_inputs(job: Job) -> None:
@@ -117,12 +126,26 @@ def _delete_prepared_inputs(job: Job) -> None:
             services().blobs.delete(key)
 
 
-def _wait_seconds(configured: float) -> tuple[float, str | None]:
-    match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
-    if match is None:
-        return configured, None
-    wait = min(float(match.group(1)), configured)
-    return wait, f"wait={int(wait)}"
+def requested_wait() -> SyncWait:
+    """The synchronous wait: the server's limit, or less when the request says
+    `Prefer: wait=N` (RFC 7240). A wait preference that is not whole seconds is refused
+    rather than ignored, so a client never waits longer than it asked for by mistake.
+    Routes read it first, so a refused header leaves nothing recorded or stored."""
+    configured = services().settings.sync_wait_seconds
+    for preference in ",".join(request.headers.getlist("Prefer")).split(","):
+        name, _, value = preference.split(";")[0].partition("=")
+        if name.strip().lower() != "wait":
+            continue
+        value = value.strip().strip('"')
+        if not _DELTA_SECONDS.fullmatch(value):
+            raise ServiceError(
+                errors.INVALID_PARAMETERS,
+                "Prefer: wait must be a whole number of seconds, such as wait=10",
+                {"parameter": "Prefer"},
+            )
+        seconds = min(float(value), configured)
+        return SyncWait(seconds, f"wait={int(seconds)}")
+    return SyncWait(configured, None)
 
 
 def _base_body(job: Job) -> dict[str, Any]:

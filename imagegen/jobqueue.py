@@ -11,6 +11,9 @@ was accepted: the database is, and the worker's sweeper puts back what Redis los
 
 from __future__ import annotations
 
+import logging
+import time
+
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
@@ -19,7 +22,12 @@ from rq.job import JobStatus
 
 from imagegen.records import MAX_PRIORITY, MIN_PRIORITY
 
+log = logging.getLogger(__name__)
+
 GENERATION_FUNCTION = "worker.jobs.run_generation"
+# The longest single blocking read a synchronous wait makes: well under the Redis client's
+# socket timeout (services.REDIS_SOCKET_TIMEOUT_SECONDS), however long the wait itself is.
+WAIT_SLICE_SECONDS = 1.0
 _DONE_KEY = "imagegen:job-done:{job_id}"
 _DONE_TTL_SECONDS = 600
 _CANCEL_KEY = "imagegen:job-cancelled:{job_id}"
@@ -63,16 +71,28 @@ class JobQueue:
         }
 
     def wait_until_finished(self, job_id: str, timeout_seconds: float) -> bool:
-        """Block until the worker signals the job finished; False when the wait ran out."""
-        if timeout_seconds <= 0:
-            return False
+        """Block until the worker signals the job finished; False when the wait ran out, or
+        when Redis failed meanwhile (the job is recorded either way: the caller answers from
+        the record, and the client can poll it)."""
         key = _DONE_KEY.format(job_id=job_id)
-        popped = self._redis.blpop([key], timeout=timeout_seconds)
-        if popped is not None:
-            # Put the signal back for any other waiter on the same job.
-            self._redis.rpush(key, "1")
-            self._redis.expire(key, _DONE_TTL_SECONDS)
-        return popped is not None
+        deadline = time.monotonic() + timeout_seconds
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                # One BLPOP per slice: a single long one outlives the client's socket
+                # timeout, and redis-py then fails the wait with a TimeoutError.
+                # Never 0, which Redis reads as "block forever".
+                wait = max(min(remaining, WAIT_SLICE_SECONDS), 0.01)
+                popped = self._redis.blpop([key], timeout=wait)
+                if popped is not None:
+                    # Put the signal back for any other waiter on the same job.
+                    with self._redis.pipeline() as pipe:
+                        pipe.rpush(key, "1")
+                        pipe.expire(key, _DONE_TTL_SECONDS)
+                        pipe.execute()
+                    return True
+        except RedisError:
+            log.warning("lost Redis while waiting for a job", extra={"job_id": job_id})
+        return False
 
     def signal_cancelled(self, job_id: str) -> None:
         """Tell a run of the job, if one is running, to stop now. The database holds the

@@ -14,6 +14,10 @@ from imagegen.storage.repository import Repository
 from imagegen.storage.sqlite import SqliteRepository
 from imagegen.webhooks.destinations import DestinationPolicy
 
+# How long one Redis command may take before the API gives up on it: a Redis that hangs
+# must not hold request threads. Blocking waits are sliced to stay under it (jobqueue).
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
 
 @dataclass
 class Services:
@@ -33,7 +37,12 @@ def build_services(settings: Settings) -> Services:
     signer = UrlSigner(
         url_signing_secret(settings), settings.public_base_url, settings.signed_url_ttl_seconds
     )
-    redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
     return Services(
         settings=settings,
         repository=build_repository(settings),

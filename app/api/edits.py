@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from app import idempotency, services
 from app.api.image_input import accept_large_bodies, file_as_base64, is_multipart
 from app.auth import require_api_key
-from app.submission import check_webhook_url, replay, submit
+from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors
 from imagegen.editing import (
     EditImages,
@@ -48,12 +48,13 @@ _OPENAI_URL_FORMAT = "url"
 
 @bp.post("/images/edits")
 def create_edit() -> ResponseReturnValue:
+    wait = requested_wait()
     seen = idempotency.seen_before()
     if seen is not None:
-        return replay(seen.resource_id)
+        return replay(seen.resource_id, wait)
     body, strict = _read_body()
     draft = EditDraft.check(services(), parse_edit_request(body, strict=strict))
-    return submit(draft.job(), draft.edit.async_)
+    return submit(draft.job(), draft.edit.async_, wait)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app import idempotency, services
 from app.auth import require_api_key
-from app.submission import check_webhook_url, replay, submit
+from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationRequest, parse_request, plan_generation
@@ -21,9 +21,10 @@ bp.before_request(require_api_key)
 
 @bp.post("/images/generations")
 def create_generation() -> ResponseReturnValue:
+    wait = requested_wait()
     seen = idempotency.seen_before()
     if seen is not None:
-        return replay(seen.resource_id)
+        return replay(seen.resource_id, wait)
     body = request.get_json(silent=True)
     if body is None:
         raise ServiceError(
@@ -32,7 +33,7 @@ def create_generation() -> ResponseReturnValue:
         )
     generation = parse_request(body)
     job = generation_job(generation)
-    return submit(job, generation.async_)
+    return submit(job, generation.async_, wait)
 
 
 def generation_job(generation: GenerationRequest, batch_id: str | None = None) -> Job:
