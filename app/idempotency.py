@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from flask import g, request
 
 from app import services
+from app.json_body import json_body
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.records import IdempotencyKey, utc_timestamp
@@ -53,7 +54,7 @@ def fingerprint() -> str:
                 file.stream.seek(0)
         digest.update(json.dumps([fields, files]).encode())
     else:
-        body = request.get_json(silent=True)
+        body = json_body()
         if body is None:
             digest.update(request.get_data(cache=True))
         else:

@@ -7,6 +7,7 @@ is the request resolved against one model: real size, seeds, per-call batching, 
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, TypeVar
 
@@ -52,7 +53,7 @@ class JobOptions(BaseModel):
     @classmethod
     def _tags_short(cls, tags: list[str]) -> list[str]:
         for tag in tags:
-            if not tag.strip() or len(tag) > 100:
+            if not has_visible_text(tag) or len(tag) > 100:
                 raise ValueError("each tag must be 1-100 characters")
         return tags
 
@@ -60,7 +61,11 @@ class JobOptions(BaseModel):
 def json_number(value: Any) -> Any:
     """JSON has one number type: accept 7 as well as 7.0 for a float, but not true/false."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            # A ValueError becomes a validation error (IMG302); an OverflowError would be a 500.
+            raise ValueError("number is too large") from None
     return value
 
 
@@ -68,7 +73,9 @@ class GenerationRequest(JobOptions):
     """The body of POST /v1/images/generations."""
 
     prompt: str
-    size: Literal["1024x1024", "1792x1024", "1024x1792"] | None = None
+    # Checked in plan_generation, so a size outside the list answers IMG301, the contract's
+    # code for a size, rather than a generic parameter error.
+    size: str | None = Field(default=None, max_length=20)
     width: int | None = Field(default=None, ge=64, le=4096)
     height: int | None = Field(default=None, ge=64, le=4096)
 
@@ -96,16 +103,25 @@ def validate_body(model: type[M], body: Any, *, strict: bool = True) -> M:
         ) from None
 
 
+# Spaces, control and format characters (NUL, zero-width space and joiners, BOM): a text
+# made only of these says nothing to a model.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def has_visible_text(text: str) -> bool:
+    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
+
+
 def check_prompt_text(prompt: Any, *, required: bool = True) -> None:
     """IMG001/IMG002 for the prompt, before any other validation."""
     if prompt is None and not required:
         return
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str) or not has_visible_text(prompt):
         raise ServiceError(
             errors.INVALID_PROMPT,
-            "prompt is required and must be a non-empty string"
+            "prompt is required and must be a string with visible characters"
             if required
-            else "prompt, when given, must be a non-empty string",
+            else "prompt, when given, must be a string with visible characters",
             {"prompt_issues": ["missing or empty"]},
         )
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -361,5 +377,13 @@ def _size(request: GenerationRequest, spec: catalog.ModelSpec) -> tuple[int, int
                 details,
             )
         return request.width, request.height
+    size = "1024x1024" if request.size is None else request.size
+    if size not in catalog.SEED_SIZES:
+        raise ServiceError(
+            errors.INVALID_IMAGE_SIZE,
+            f"size {size!r} is not one of {', '.join(catalog.SEED_SIZES)} "
+            "(for another size the model supports, give width and height)",
+            {"parameter": "size", "allowed": list(catalog.SEED_SIZES)},
+        )
     # The seed's sizes map to the closest size the model really makes.
-    return spec.size_for(*catalog.SEED_SIZES[request.size or "1024x1024"])
+    return spec.size_for(*catalog.SEED_SIZES[size])

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, make_response, request
+from flask import Blueprint, Response, g, jsonify, make_response
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
@@ -25,6 +25,7 @@ from app.api.generations import generation_job
 from app.api.image_input import accept_large_bodies
 from app.api.jobs import delivery_log
 from app.auth import require_api_key
+from app.json_body import json_body
 from app.submission import check_webhook_url
 from imagegen import errors
 from imagegen.editing import parse_edit_request
@@ -52,7 +53,7 @@ def create_batch() -> ResponseReturnValue:
     seen = idempotency.seen_before()
     if seen is not None:
         return _replay(seen.resource_id)
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ServiceError(
             errors.INVALID_PARAMETERS,
@@ -144,6 +145,13 @@ def _read_batch(body: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]],
             f"a batch takes at most {limit} requests, got {len(items)}",
             {"parameter": "requests", "limit": limit},
         )
+    not_objects = [i for i, item in enumerate(items) if not isinstance(item, dict)]
+    if not_objects:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"each request must be a JSON object; requests[{not_objects[0]}] is not",
+            {"parameter": f"requests[{not_objects[0]}]"},
+        )
     priority = body.get("priority")
     if priority is not None and (
         type(priority) is not int or not MIN_PRIORITY <= priority <= MAX_PRIORITY
@@ -163,9 +171,7 @@ def _read_batch(body: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]],
     return items, shared
 
 
-def _check_item(item: Any, batch_id: str) -> EditDraft | Job:
-    if not isinstance(item, dict):
-        raise ServiceError(errors.INVALID_PARAMETERS, "each request must be a JSON object")
+def _check_item(item: dict[str, Any], batch_id: str) -> EditDraft | Job:
     fields = dict(item)
     kind = fields.pop("type", "generation")
     if kind not in _ITEM_TYPES:

@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from app import idempotency, services
 from app.api.image_input import accept_large_bodies, file_as_base64, is_multipart
 from app.auth import require_api_key
+from app.json_body import check_text, json_body
 from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors
 from imagegen.editing import (
@@ -110,7 +111,7 @@ def _read_body() -> tuple[dict[str, Any], bool]:
     """The request as a dict, and whether it is JSON (strict types) or form fields."""
     if is_multipart():
         return _form_body(), False
-    body = request.get_json(silent=True)
+    body = json_body()
     if body is None:
         raise ServiceError(
             errors.INVALID_PARAMETERS,
@@ -127,6 +128,7 @@ def _form_body() -> dict[str, Any]:
     for name in request.form:
         values = request.form.getlist(name)
         body[name] = values if name in ("user_tags", "image_ids") else values[0]
+    check_text(body)
     response_format = body.pop("response_format", _OPENAI_URL_FORMAT)
     if response_format != _OPENAI_URL_FORMAT:
         raise ServiceError(

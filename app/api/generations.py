@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 from flask.typing import ResponseReturnValue
 
 from app import idempotency, services
 from app.auth import require_api_key
+from app.json_body import json_body
 from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
@@ -25,7 +26,7 @@ def create_generation() -> ResponseReturnValue:
     seen = idempotency.seen_before()
     if seen is not None:
         return replay(seen.resource_id, wait)
-    body = request.get_json(silent=True)
+    body = json_body()
     if body is None:
         raise ServiceError(
             errors.INVALID_PARAMETERS,

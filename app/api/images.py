@@ -25,6 +25,7 @@ from werkzeug.routing import BaseConverter
 
 from app import services
 from app.auth import require_api_key
+from app.json_body import json_body
 from imagegen import errors, library
 from imagegen.errors import ServiceError
 from imagegen.records import (
@@ -62,6 +63,8 @@ def _register_converter(state: Any) -> None:
 
 bp.before_request(require_api_key)
 
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_PAGE = 1_000_000
@@ -84,14 +87,16 @@ def list_images() -> ResponseReturnValue:
     """GetImagesParams in, GetImagesResponse out (with next_cursor for deep paging)."""
     svc = services()
     query = _query_from_args()
-    limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
-    # With a cursor the page starts after the cursor's image (page is then ignored);
-    # otherwise (page - 1) * limit images are skipped.
+    # With a cursor the page starts after the cursor's image (page is then ignored) and keeps
+    # the page size of the listing it came from unless limit says otherwise; without one,
+    # (page - 1) * limit images are skipped.
     after: str | None = None
     if cursor:
-        position, after = _read_cursor(cursor, query)
+        position, after, cursor_limit = _read_cursor(cursor, query)
+        limit = _int_arg("limit", cursor_limit, 1, MAX_LIMIT)
     else:
+        limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         position = (_int_arg("page", 1, 1, MAX_PAGE) - 1) * limit
     page = svc.repository.list_images(
         g.tenant_id, query, limit, offset=0 if after else position, after=after
@@ -99,7 +104,7 @@ def list_images() -> ResponseReturnValue:
     summary = svc.repository.image_summary(g.tenant_id)
     base_url = svc.settings.public_base_url
     next_cursor = (
-        _make_cursor(query, page.next_after, position + len(page.images))
+        _make_cursor(query, page.next_after, position + len(page.images), limit)
         if page.next_after is not None
         else None
     )
@@ -189,7 +194,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses, and
+    # fullwidth digits, which int() quietly reads.
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise _invalid(name, f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -223,7 +230,7 @@ def _timestamp_arg(name: str, end_of_day: bool) -> str | None:
 
 
 # A cursor carries where the next page starts (the repository's next_after), how many images
-# come before it (for the page number), and what it lists: used with other filters or
+# come before it and the page size (for the page number), and what it lists: used with other filters or
 # another order it would start at a meaningless place, so that is refused.
 
 
@@ -247,7 +254,7 @@ def _order(query: ImageQuery) -> str:
     return "desc" if query.descending else "asc"
 
 
-def _make_cursor(query: ImageQuery, after: str, position: int) -> str:
+def _make_cursor(query: ImageQuery, after: str, position: int, limit: int) -> str:
     data = {
         "v": _CURSOR_VERSION,
         "sort": query.sort,
@@ -255,22 +262,28 @@ def _make_cursor(query: ImageQuery, after: str, position: int) -> str:
         "filters": _filters_hash(query),
         "after": after,
         "position": position,
+        "limit": limit,
     }
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _read_cursor(cursor: str, query: ImageQuery) -> tuple[int, str]:
-    """(images before the page, the sort key it starts after)."""
+def _read_cursor(cursor: str, query: ImageQuery) -> tuple[int, str, int]:
+    """(images before the page, the sort key it starts after, the listing's page size)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION:
             raise ValueError("not a cursor")
         after, position = data["after"], data["position"]
+        # Cursors made before they carried the page size continue at the default one.
+        limit = data.get("limit", DEFAULT_LIMIT)
         if not isinstance(after, str) or type(position) is not int or position < 0:
             raise ValueError("not a cursor")
-    except (ValueError, KeyError, binascii.Error, UnicodeDecodeError):
+        if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+            raise ValueError("not a cursor")
+        after.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+    except (ValueError, KeyError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise _invalid(
             "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
         ) from None
@@ -284,7 +297,7 @@ def _read_cursor(cursor: str, query: ImageQuery) -> tuple[int, str]:
             "cursor belongs to a listing with other filters or another sort order: send the "
             "same filters, sort and order as the request it came from",
         )
-    return position, after
+    return position, after, limit
 
 
 # --- one image ----------------------------------------------------------------------------
@@ -303,7 +316,7 @@ def get_image(image_id: str) -> ResponseReturnValue:
 @bp.patch("/images/<image_id:image_id>")
 def update_image(image_id: str) -> ResponseReturnValue:
     svc = services()
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ServiceError(errors.INVALID_PARAMETERS, "the request body must be a JSON object")
     unknown = sorted(set(body) - set(PATCH_FIELDS))

@@ -10,6 +10,7 @@ Both answer 409 when the job is in no state for it.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -28,6 +29,8 @@ from imagegen.serializers import get_job_response
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 @bp.get("/jobs/<job_id>")
@@ -152,7 +155,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses, and
+    # fullwidth digits, which int() quietly reads.
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise ServiceError(
             errors.INVALID_PARAMETERS,
             f"{name} must be an integer from {low} to {high}",

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from app import services
 from app.api.image_input import accept_large_bodies, is_multipart, read_file
 from app.auth import require_api_key
+from app.json_body import json_body
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.input_images import decode_base64, open_image
@@ -34,7 +35,7 @@ def create_upload() -> ResponseReturnValue:
         data = read_file(file, "file")
         field = "file"
     else:
-        body = request.get_json(silent=True)
+        body = json_body()
         if not isinstance(body, dict) or not isinstance(body.get("image_base64"), str):
             raise ServiceError(
                 errors.INVALID_PARAMETERS,

@@ -70,7 +70,11 @@ class DiskBlobStore:
         pass
 
     def get(self, key: str) -> bytes:
-        return self.path_of(key).read_bytes()
+        path = self.path_of(key)
+        # A key names an object, never a folder: the folders of keys are not objects, as on S3.
+        if path.is_dir():
+            raise FileNotFoundError(f"no object {key!r}")
+        return path.read_bytes()
 
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
