@@ -55,10 +55,11 @@ def _sketch(rng: random.Random, size: tuple[int, int], caption: list[str]) -> Im
 
 
 def _caption(
-    model_id: str, prompt: str, seed: int, size: tuple[int, int], style: str | None
+    model_id: str, prompt: str, seed: int, index: int, size: tuple[int, int], style: str | None
 ) -> list[str]:
     words = " ".join(prompt.split()[:CAPTION_WORDS]) or "(empty prompt)"
-    lines = [model_id, f"seed {seed}  {size[0]}x{size[1]}"]
+    image = f"  image {index + 1}" if index else ""
+    lines = [model_id, f"seed {seed}{image}  {size[0]}x{size[1]}"]
     if style:
         lines.append(f"style {style}")
     lines.extend(textwrap.wrap(words, width=28)[:3])
@@ -75,17 +76,21 @@ def sketch_image(
     width: int,
     height: int,
     style: str | None,
+    index: int = 0,
     blurred: bool = False,
 ) -> Image.Image:
     """The RGB placeholder picture at full size; it depends only on the arguments.
 
+    ``index`` tells apart the images of one call that share a seed (Titan, Nova);
     ``blurred`` gives the stand-in image a model returns with a content-filtered result.
     """
-    key = json.dumps([model_id, prompt, negative_prompt, seed, width, height, style])
+    parts: list[object] = [model_id, prompt, negative_prompt, seed, width, height, style]
+    # A call of one image renders as it always did: the index only tells later ones apart.
+    key = json.dumps([*parts, index] if index else parts)
     rng = random.Random(hashlib.sha256(key.encode("utf-8")).digest())
     scale = max(1, math.ceil(max(width, height) / SKETCH_MAX_SIDE))
     sketch_size = (math.ceil(width / scale), math.ceil(height / scale))
-    sketch = _sketch(rng, sketch_size, _caption(model_id, prompt, seed, (width, height), style))
+    sketch = _sketch(rng, sketch_size, _caption(model_id, prompt, seed, index, (width, height), style))
     if blurred:
         sketch = sketch.filter(ImageFilter.GaussianBlur(radius=max(sketch_size) / 20))
     return sketch.resize((width, height), Image.Resampling.NEAREST)

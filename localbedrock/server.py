@@ -105,8 +105,10 @@ def _parse_body(raw: bytes) -> Any:
         ) from None
 
 
-def _render(model_id: str, job: GenerationJob, seed: int, *, blurred: bool = False) -> bytes:
-    """One output image: the seeded sketch, or the job's edit of its input image(s)."""
+def _render(
+    model_id: str, job: GenerationJob, seed: int, index: int = 0, *, blurred: bool = False
+) -> bytes:
+    """Output image ``index`` of the call: the seeded sketch, or the job's edit of its input."""
 
     def sketch() -> Image.Image:
         return sketch_image(
@@ -114,6 +116,7 @@ def _render(model_id: str, job: GenerationJob, seed: int, *, blurred: bool = Fal
             prompt=job.prompt,
             negative_prompt=job.negative_prompt,
             seed=seed,
+            index=index,
             width=job.width,
             height=job.height,
             style=job.style,
@@ -130,7 +133,8 @@ def _generate(
     faults.for_prompt(job.prompt, job.requested_seed)
     if faults.is_filtered(job.prompt):
         return handler.filtered(job, lambda: _render(model_id, job, job.seeds[0], blurred=True))
-    return handler.respond(job, [_render(model_id, job, seed) for seed in job.seeds])
+    images = [_render(model_id, job, seed, index) for index, seed in enumerate(job.seeds)]
+    return handler.respond(job, images)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -67,7 +67,7 @@ class GenerationJob:
     prompt: str
     negative_prompt: str | None
     requested_seed: int | None  # as sent: keys the flaky-trigger counter
-    seeds: tuple[int, ...]  # one per image to produce
+    seeds: tuple[int, ...]  # one per image to produce: the seed the model reports for it
     width: int
     height: int
     style: str | None
@@ -237,6 +237,3 @@ def get_number(
     return float(value)
 
 
-def seeds_from(first: int, count: int) -> tuple[int, ...]:
-    """Seeds for ``count`` images: the first one, then consecutive values, like batch outputs."""
-    return tuple(first + i for i in range(count))

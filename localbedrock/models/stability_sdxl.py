@@ -46,7 +46,6 @@ from localbedrock.models.base import (
     get_number,
     get_string,
     malformed,
-    seeds_from,
     type_name,
 )
 from localbedrock.models.images import decode_image, get_image, require_same_size, size_text
@@ -234,7 +233,7 @@ class StableDiffusionXL(ModelHandler):
             prompt=positive,
             negative_prompt=negative,
             requested_seed=seed,
-            seeds=seeds_from(used_seed, 1),
+            seeds=(used_seed,),
             width=size[0],
             height=size[1],
             style=style,

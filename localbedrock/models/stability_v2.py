@@ -44,7 +44,6 @@ from localbedrock.models.base import (
     get_number,
     get_string,
     not_supported,
-    seeds_from,
 )
 from localbedrock.models.images import decode_image, require_max_pixels, require_sides
 from localbedrock.models.stability_sdxl import STYLE_PRESETS
@@ -129,7 +128,7 @@ class _StabilityV2(ModelHandler):
             prompt=prompt,
             negative_prompt=negative,
             requested_seed=seed,
-            seeds=seeds_from(used_seed, 1),
+            seeds=(used_seed,),
             width=size[0],
             height=size[1],
             style=style,

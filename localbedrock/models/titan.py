@@ -57,7 +57,6 @@ from localbedrock.models.base import (
     get_string,
     malformed,
     not_supported,
-    seeds_from,
     type_name,
 )
 from localbedrock.models.images import (
@@ -301,7 +300,9 @@ class AmazonImageModel(ModelHandler):
             prompt=text,
             negative_prompt=negative,
             requested_seed=seed,
-            seeds=seeds_from(self.seed_default if seed is None else seed, count),
+            # One seed drives the whole call: its images differ from one another, yet none
+            # of them is what the seed alone (n=1) or seed+1 would give.
+            seeds=(self.seed_default if seed is None else seed,) * count,
             width=size[0],
             height=size[1],
             style=style,

@@ -107,7 +107,12 @@ def test_titan_batches_images_into_calls_of_five(api, model_calls):
     )
 
     assert response.status_code == 200, response.text
-    assert len(response.json()["images"]) == 7
+    images = response.json()["images"]
+    assert len(images) == 7
+    # Each image reports the seed of the call that made it, as Titan does (one seed per
+    # call, none per image), and the images of a call still differ.
+    assert [image["metadata"]["seed"] for image in images] == [100] * 5 + [105] * 2
+    assert len({api.fetch(image["url"]).content for image in images}) == 7
     configs = sorted(
         (
             c["body"]["imageGenerationConfig"]["seed"],
