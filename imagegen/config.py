@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagegen import catalog
+from imagegen.webhooks.destinations import parse_allowed_hosts
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,13 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _allowed_hosts(env: dict[str, str]) -> frozenset[tuple[str, int]]:
+    try:
+        return parse_allowed_hosts(env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_WEBHOOK_ALLOWED_HOSTS: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Settings:
     idempotency_ttl_seconds: int
     max_batch_requests: int
     webhook_signing_secret: str
-    webhook_allowed_hosts: frozenset[str]
+    webhook_allowed_hosts: frozenset[tuple[str, int]]
     webhook_max_attempts: int
     webhook_backoff_base_seconds: float
     webhook_backoff_cap_seconds: float
@@ -138,11 +146,7 @@ class Settings:
             idempotency_ttl_seconds=_int(env, "IMAGEGEN_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             max_batch_requests=_int(env, "IMAGEGEN_MAX_BATCH_REQUESTS", 50),
             webhook_signing_secret=env.get("IMAGEGEN_WEBHOOK_SIGNING_SECRET", ""),
-            webhook_allowed_hosts=frozenset(
-                host.strip().lower()
-                for host in env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", "").split(",")
-                if host.strip()
-            ),
+            webhook_allowed_hosts=_allowed_hosts(env),
             webhook_max_attempts=_int(env, "IMAGEGEN_WEBHOOK_MAX_ATTEMPTS", 10),
             webhook_backoff_base_seconds=_float(env, "IMAGEGEN_WEBHOOK_BACKOFF_BASE_SECONDS", 10.0),
             webhook_backoff_cap_seconds=_float(env, "IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS", 3600.0),

@@ -28,6 +28,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _distinct_free_ports(count: int) -> tuple[int, ...]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:  # all held open at once, so no two are the same port
+            sock.bind(("127.0.0.1", 0))
+        return tuple(sock.getsockname()[1] for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+# The webhook allowlist names ports, not hosts, so the stack's lists these (as 127.0.0.1 and
+# localhost), picked before any stack starts: the session receiver's, one nothing listens on
+# and one for a test's own receiver. Every other loopback port stays refused.
+WEBHOOK_RECEIVER_PORT, WEBHOOK_CLOSED_PORT, WEBHOOK_SPARE_PORT = _distinct_free_ports(3)
+
+
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -171,7 +188,11 @@ def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) ->
         "IMAGEGEN_JOB_LEASE_SECONDS": "3",
         "IMAGEGEN_SWEEP_INTERVAL_SECONDS": "0.5",
         "IMAGEGEN_REQUEUE_AFTER_SECONDS": "2",
-        "IMAGEGEN_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "IMAGEGEN_WEBHOOK_ALLOWED_HOSTS": ",".join(
+            f"{host}:{port}"
+            for host in ("127.0.0.1", "localhost")
+            for port in (WEBHOOK_RECEIVER_PORT, WEBHOOK_CLOSED_PORT, WEBHOOK_SPARE_PORT)
+        ),
         "IMAGEGEN_WEBHOOK_MAX_ATTEMPTS": "4",
         "IMAGEGEN_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
         "IMAGEGEN_WEBHOOK_BACKOFF_CAP_SECONDS": "1",

@@ -27,11 +27,14 @@ class UnsafeDestination(Exception):
 
 @dataclass(frozen=True)
 class DestinationPolicy:
-    """What a deployment accepts. `allowed_hosts` (lower-case names or IP literals) skip only
-    the address-class check, so local development can target a receiver on loopback."""
+    """What a deployment accepts. `allowed_hosts` holds (host, port) pairs, as
+    `parse_allowed_hosts` makes them, that skip only the address-class check, so local
+    development can target a receiver on loopback. A pair names one port, never a whole host:
+    exempting a host on every port would let a webhook reach the service's own Redis or model
+    endpoint on that host."""
 
     require_https: bool
-    allowed_hosts: frozenset[str] = frozenset()
+    allowed_hosts: frozenset[tuple[str, int]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -151,12 +154,52 @@ def _parse_address(text: str) -> IPAddress | None:
         return None
 
 
+def _host_key(host: str) -> str:
+    """The spelling a host is compared in: IP literals in their canonical form (so "::0:1" is
+    "::1"), names lower-case and in their ASCII (IDNA) form."""
+    address = _parse_address(host)
+    if address is not None:
+        return str(address)
+    host = host.lower()
+    return host if host.isascii() else host.encode("idna").decode("ascii")
+
+
+def parse_allowed_hosts(text: str) -> frozenset[tuple[str, int]]:
+    """The (host, port) pairs of a comma-separated "host:port" list ("[::1]:9000" for IPv6).
+
+    A bare host is a ValueError, not "every port" (what the list used to mean) or "the
+    default ports": a list written for the old meaning should stop the process with a clear
+    message, not quietly stop matching.
+    """
+    allowed: set[tuple[str, int]] = set()
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        problem = f"{entry!r} is not host:port (e.g. 127.0.0.1:9000, localhost:9000, [::1]:9000)"
+        try:
+            parts = urlsplit(f"//{entry}")
+            port = parts.port
+            host = _host_key(parts.hostname or "")
+        except (ValueError, UnicodeError) as exc:
+            raise ValueError(problem) from exc
+        if not host or port is None or parts.netloc != entry or "@" in entry:
+            raise ValueError(problem)
+        if not 1 <= port <= 65535:
+            raise ValueError(f"{entry!r}: port {port} is outside 1-65535")
+        allowed.add((host, port))
+    return frozenset(allowed)
+
+
 def check_destination(
     url: str, policy: DestinationPolicy, resolve: Resolver = system_resolver
 ) -> Destination:
     """The checked destination for url, or UnsafeDestination saying why not.
 
-    Every resolved address is judged, not only the first: the connection may use any of them.
+    Every resolved address is judged, not only the first: the delivery may connect to any of
+    them. One that fails refuses the whole name, even among public ones: a public name that
+    also answers with an internal address looks like an attempt to reach it, and refusing
+    the name says so at creation rather than leaving it to depend on which address answers.
     IP literals are judged as written; anything else (including odd IPv4 spellings such as
     "0x7f.1" that resolvers accept) is judged by what it resolves to.
     """
@@ -205,7 +248,7 @@ def check_destination(
         if address is None:
             raise UnsafeDestination(f"webhook_url host {host} resolves to an unusable address")
         checked.append((text, address))
-    if host not in policy.allowed_hosts:
+    if (_host_key(host), port) not in policy.allowed_hosts:
         for text, address in checked:
             problem = _address_problem(address)
             if problem is not None:

@@ -1,6 +1,7 @@
 """One webhook delivery attempt. The URL is checked again at delivery time and the connection
-goes to the checked address itself, so a DNS answer that changes after the check (rebinding)
-cannot steer the request somewhere internal."""
+goes to a checked address itself, so a DNS answer that changes after the check (rebinding)
+cannot steer the request somewhere internal. A name with several addresses is tried address
+by address until one accepts the connection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 
 import certifi
 import urllib3
@@ -26,12 +28,16 @@ from imagegen.webhooks.destinations import (
 
 USER_AGENT = "imagegen-webhooks/1"
 MAX_RESPONSE_BYTES = 64 * 1024
+# Each address tried may take the whole connect timeout; this bounds an attempt (and the
+# dispatcher thread it holds) for a name with dozens of unreachable addresses.
+MAX_ADDRESSES_PER_ATTEMPT = 4
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
     """What one attempt did. `error` is set only when no HTTP response arrived (refused by the
-    guard, or a network failure); otherwise `status_code` says what the receiver answered."""
+    guard, or a network failure); otherwise `status_code` says what the receiver answered.
+    `address` is the one that answered, or the last one tried."""
 
     status_code: int | None
     error: str | None
@@ -77,6 +83,55 @@ def _describe(error: Exception, destination: Destination) -> str:
     return message
 
 
+def connection_order(addresses: tuple[str, ...]) -> list[str]:
+    """The addresses to try, at most MAX_ADDRESSES_PER_ATTEMPT: the resolver's order (it puts
+    the preferred family first), with the families alternating (RFC 8305, section 4), so a
+    worker without an IPv6 route reaches an IPv4 address on its second try whatever the
+    name's AAAA records number."""
+    first_family: list[str] = []
+    other_family: list[str] = []
+    for address in addresses:
+        same = (":" in address) == (":" in addresses[0])
+        (first_family if same else other_family).append(address)
+    interleaved = [
+        address
+        for pair in zip_longest(first_family, other_family)
+        for address in pair
+        if address is not None
+    ]
+    return interleaved[:MAX_ADDRESSES_PER_ATTEMPT]
+
+
+def _post(
+    destination: Destination,
+    address: str,
+    timeout: urllib3.Timeout,
+    body: bytes,
+    request_headers: dict[str, str],
+) -> int:
+    """The receiver's status code; raises what urllib3 raises when no answer arrives."""
+    with _pool(destination, address, timeout) as pool:
+        response = pool.urlopen(
+            "POST",
+            destination.path_and_query,
+            body=body,
+            headers=request_headers,
+            redirect=False,
+            retries=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+        )
+        try:
+            # Only drained, never kept; the cap stops a receiver from streaming at us.
+            response.read(MAX_RESPONSE_BYTES)
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError):
+            pass  # the status line already answered whether the event was accepted
+        finally:
+            response.release_conn()
+        return response.status
+
+
 def deliver(
     url: str,
     msg_id: str,
@@ -89,6 +144,11 @@ def deliver(
     clock: Callable[[], float] = time.time,
 ) -> DeliveryResult:
     """POST body to url once, signed for this attempt; never raises for network problems.
+
+    The checked addresses are tried in `connection_order`; only a connection that could not
+    be opened (refused, unreachable, connect timeout) moves on to the next, since the request
+    has not been sent. Once one connects, its outcome (an answer, a TLS failure, a read
+    timeout) is the attempt's: trying another could deliver the event twice.
 
     Redirects are not followed (a 3xx is recorded as a non-delivery): following one would
     connect to an address the guard never saw.
@@ -103,35 +163,23 @@ def deliver(
     except UnsafeDestination as exc:
         return DeliveryResult(None, f"refused: {exc.reason}", elapsed_ms(), None)
 
-    address = destination.addresses[0]
     # Standard Webhooks: the id is stable across retries, the timestamp is this attempt's.
     request_headers = signing.headers(secret, msg_id, int(clock()), body)
     request_headers["host"] = _host_header(destination)
     request_headers["user-agent"] = USER_AGENT
     timeout = urllib3.Timeout(connect=timeout_seconds, read=timeout_seconds)
-    with _pool(destination, address, timeout) as pool:
+    addresses = connection_order(destination.addresses)
+    unreachable: list[str] = []
+    for address in addresses:
         try:
-            response = pool.urlopen(
-                "POST",
-                destination.path_and_query,
-                body=body,
-                headers=request_headers,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-            )
+            status = _post(destination, address, timeout, body, request_headers)
+        except urllib3.exceptions.ConnectTimeoutError as exc:  # NewConnectionError too
+            unreachable.append(f"{address}: {_describe(exc, destination)}")
+            continue
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             return DeliveryResult(None, _describe(exc, destination), elapsed_ms(), address)
-        try:
-            # Only drained, never kept; the cap stops a receiver from streaming at us.
-            response.read(MAX_RESPONSE_BYTES)
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError):
-            pass  # the status line already answered whether the event was accepted
-        finally:
-            response.release_conn()
-    return DeliveryResult(response.status, None, elapsed_ms(), address)
+        return DeliveryResult(status, None, elapsed_ms(), address)
+    return DeliveryResult(None, "; ".join(unreachable), elapsed_ms(), addresses[-1])
 
 
 def retry_delay(

@@ -22,6 +22,18 @@ def test_a_wrong_key_or_scheme_is_401(anonymous_api, tenant):
     assert_error(anonymous_api.request("GET", "/v1/models", headers=basic), 401, "AUTH001")
 
 
+def test_the_scheme_is_case_insensitive_and_spaces_around_the_key_are_ignored(
+    anonymous_api, tenant
+):
+    # RFC 9110 section 11.1: the scheme is case-insensitive; README says so for clients.
+    for header in (f"bearer {tenant.key}", f"BEARER   {tenant.key}  ", f"Bearer {tenant.key}\t"):
+        response = anonymous_api.request("GET", "/v1/models", headers={"Authorization": header})
+        assert response.status_code == 200, header
+    for header in ("Bearer", "Bearer    ", f"Bearer{tenant.key}", f"Bearer {tenant.key}x"):
+        response = anonymous_api.request("GET", "/v1/models", headers={"Authorization": header})
+        assert_error(response, 401, "AUTH001")
+
+
 def test_another_tenants_job_is_404(api, other_api):
     job_id = api.generate({"prompt": "mine", "async": True}).json()["job_id"]
     api.wait_for_job(job_id)

@@ -8,7 +8,7 @@ import threading
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, WEBHOOK_SPARE_PORT, wait_until
 
 NOVA = "amazon.nova-canvas-v1:0"
 
@@ -23,7 +23,7 @@ def readme_receiver(secret: str):
 
 def test_the_readme_receiver_verifies_our_webhooks_and_refuses_forgeries(api, capsys):
     secret = api.request("GET", "/v1/webhooks/secret").json()["secret"]
-    port = free_port()
+    port = WEBHOOK_SPARE_PORT  # one the stack's webhook allowlist names
     server = make_server("127.0.0.1", port, readme_receiver(secret), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -5,13 +5,16 @@ address checks that keep webhooks from reaching internal services."""
 from __future__ import annotations
 
 import json
+import socket
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from imagegen.webhooks.destinations import system_resolver
 from imagegen.webhooks.signing import verify_body_signature
-from tests.conftest import free_port, wait_until
+from tests.conftest import WEBHOOK_CLOSED_PORT, Stack, wait_until
 from tests.integration.webhook_receiver import Receiver
 
 NOVA = "amazon.nova-canvas-v1:0"
@@ -110,11 +113,10 @@ def test_delivery_gives_up_after_the_last_attempt_and_says_so(api, receiver, sec
 
 
 def test_a_receiver_that_is_down_is_logged_as_an_error(api, receiver):
-    # Nothing listens on this port: the attempts fail to connect and are logged as such.
-    port = free_port()
+    # Nothing listens on this allowlisted port: the attempts fail to connect, logged as such.
     job_id = api.generate(
         {"prompt": "a cliff", "model": NOVA, "async": True,
-         "webhook_url": f"http://127.0.0.1:{port}/gone"}
+         "webhook_url": f"http://127.0.0.1:{WEBHOOK_CLOSED_PORT}/gone"}
     ).json()["job_id"]  # fmt: skip
 
     def logged() -> list:
@@ -139,6 +141,48 @@ def test_a_wrong_secret_does_not_verify(api, receiver, secret):
         Webhook(secret).verify(tampered, delivery.headers)
 
 
+def test_a_webhook_to_localhost_reaches_a_receiver_listening_on_ipv4_only(api, receiver, secret):
+    # The receiver listens on 127.0.0.1 alone. Where the resolver answers localhost with ::1
+    # first (Docker's /etc/hosts, macOS, Fedora), that first address refuses the connection
+    # and the delivery must go on to 127.0.0.1 rather than fail on every attempt.
+    assert "127.0.0.1" in system_resolver("localhost", receiver.port)
+    with socket.socket(socket.AF_INET6) as probe:
+        assert probe.connect_ex(("::1", receiver.port)) != 0
+    path = _path()
+    job_id = api.generate(
+        {"prompt": "a jetty", "model": NOVA, "async": True,
+         "webhook_url": f"http://localhost:{receiver.port}{path}"}
+    ).json()["job_id"]  # fmt: skip
+    [delivery] = receiver.wait_for(path, 1)
+    assert _verified(secret, delivery)["data"]["job_id"] == job_id
+    assert delivery.headers["host"] == f"localhost:{receiver.port}"
+    wait_until(lambda: api.job(job_id).json()["job"]["webhook_delivered"], what="delivered flag")
+    log = api.request("GET", f"/v1/jobs/{job_id}/webhook-deliveries").json()["deliveries"]
+    assert [(d["attempt"], d["status_code"], d["delivered"]) for d in log] == [(1, 200, True)]
+
+
+def _own_ports(stack: Stack) -> dict[str, int]:
+    return {
+        "redis": urlsplit(stack.env["IMAGEGEN_REDIS_URL"]).port or 6379,
+        "model endpoint": urlsplit(stack.model_endpoint).port or 80,
+        "api": urlsplit(stack.base_url).port or 80,
+    }
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_an_allowlisted_host_on_the_services_own_ports_is_refused(api, host, model_calls):
+    for service, port in _own_ports(api.stack).items():
+        response = api.generate(
+            {"prompt": "a bay", "model": NOVA, "async": True,
+             "webhook_url": f"http://{host}:{port}/x"}
+        )  # fmt: skip
+        assert response.status_code == 400, service
+        error = response.json()["error"]
+        assert (error["code"], error["details"]["parameter"]) == ("IMG302", "webhook_url")
+        assert "loopback" in error["message"], service
+    assert model_calls() == []
+
+
 def test_each_tenant_has_its_own_secret(api, other_api, secret):
     theirs = other_api.request("GET", "/v1/webhooks/secret").json()["secret"]
     assert theirs != secret
@@ -146,7 +190,7 @@ def test_each_tenant_has_its_own_secret(api, other_api, secret):
 
 
 FORBIDDEN = [
-    "http://localhost:9/x",  # a name that resolves to loopback (only 127.0.0.1 is listed)
+    "http://localhost:9/x",  # an allowlisted host, but not on this port
     "http://127.0.0.2/x",
     "http://[::1]/x",
     "http://169.254.169.254/latest/meta-data/",

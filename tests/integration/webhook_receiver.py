@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import WEBHOOK_RECEIVER_PORT
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -26,11 +28,11 @@ class Delivery:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int) -> None:
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._answers: dict[str, list[int]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -88,6 +90,6 @@ class Receiver:
 
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
+    server = Receiver(WEBHOOK_RECEIVER_PORT)  # a port the stack's allowlist names
     yield server
     server.close()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from imagegen.config import ConfigError, Settings
 from imagegen.webhooks.destinations import (
     Destination,
     DestinationPolicy,
     UnsafeDestination,
     check_destination,
+    parse_allowed_hosts,
     system_resolver,
 )
 
@@ -243,35 +245,127 @@ def test_urls_longer_than_2048_characters_are_refused():
     assert "2048" in refused(longest + "a", resolve=resolve)
 
 
+def allowing(*entries: str, require_https: bool = False) -> DestinationPolicy:
+    return DestinationPolicy(require_https, parse_allowed_hosts(",".join(entries)))
+
+
 def test_allowed_hosts_skip_only_the_address_check_and_only_for_themselves():
     resolve = resolving({"hooks.internal.test": ["10.0.0.5"], "other.internal.test": ["10.0.0.5"]})
-    policy = DestinationPolicy(
-        require_https=False, allowed_hosts=frozenset({"hooks.internal.test"})
-    )
+    policy = allowing("hooks.internal.test:9000")
     destination = check_destination("http://HOOKS.internal.test:9000/in", policy, resolve)
     assert destination.addresses == ("10.0.0.5",)
     assert "private" in refused("http://other.internal.test:9000/in", policy, resolve)
-    assert "credentials" in refused("http://u:p@hooks.internal.test/", policy, resolve)
+    assert "credentials" in refused("http://u:p@hooks.internal.test:9000/", policy, resolve)
+
+
+@pytest.mark.parametrize("port", [6379, 8000, 8010, 80, 9001])
+def test_an_allowed_host_is_allowed_on_its_listed_port_only(port):
+    policy = allowing("127.0.0.1:9000", "localhost:9000")
+    assert check_destination("http://127.0.0.1:9000/in", policy, no_dns).port == 9000
+    assert "loopback" in refused(f"http://127.0.0.1:{port}/in", policy)
+    assert "loopback" in refused(f"http://localhost:{port}/in", policy, resolve=system_resolver)
+
+
+def test_a_url_without_a_port_matches_its_schemes_default_port():
+    resolve = resolving({"hooks.internal.test": ["10.0.0.5"]})
+    policy = allowing("hooks.internal.test:443")
+    assert check_destination("https://hooks.internal.test/in", policy, resolve).port == 443
+    assert "private" in refused("http://hooks.internal.test/in", policy, resolve)
+
+
+def test_an_allowed_name_does_not_allow_the_addresses_it_resolves_to():
+    policy = allowing("localhost:9000")
+    destination = check_destination("http://localhost:9000/in", policy)
+    assert set(destination.addresses) <= {"127.0.0.1", "::1"}
+    assert "loopback" in refused("http://127.0.0.1:9000/in", policy)
+
+
+def test_ip_literals_match_in_any_spelling():
+    policy = allowing("[0:0::1]:9000", "127.0.0.1:9000")
+    assert check_destination("http://[::1]:9000/in", policy, no_dns).addresses == ("::1",)
+    assert check_destination("http://[::0:1]:9000/", policy, no_dns).host == "::0:1"
+    assert "loopback" in refused("http://[::1]:9001/in", policy)
 
 
 def test_allowed_hosts_still_need_https_when_it_is_required():
-    policy = DestinationPolicy(require_https=True, allowed_hosts=frozenset({"127.0.0.1"}))
+    policy = allowing("127.0.0.1:8000", require_https=True)
     assert "https" in refused("http://127.0.0.1:8000/in", policy)
     assert check_destination("https://127.0.0.1:8000/in", policy, no_dns).addresses == (
         "127.0.0.1",
     )
 
 
-def test_allowed_localhost_through_the_system_resolver():
-    policy = DestinationPolicy(require_https=False, allowed_hosts=frozenset({"localhost"}))
-    destination = check_destination("http://localhost:8000/in", policy)
-    assert set(destination.addresses) <= {"127.0.0.1", "::1"}
-    assert "loopback" in refused("http://127.0.0.1:8000/in", policy)
-
-
 def test_allowed_hosts_are_still_resolved():
-    policy = DestinationPolicy(require_https=False, allowed_hosts=frozenset({"gone.example.test"}))
+    policy = allowing("gone.example.test:80")
     assert "does not resolve" in refused("http://gone.example.test/", policy, resolving({}))
+
+
+def test_an_allowed_name_is_exempt_for_every_address_it_resolves_to():
+    resolve = resolving({"hooks.internal.test": ["10.0.0.5", "fd00::5", PUBLIC_V4]})
+    policy = allowing("hooks.internal.test:9000")
+    destination = check_destination("http://hooks.internal.test:9000/", policy, resolve)
+    assert destination.addresses == ("10.0.0.5", "fd00::5", PUBLIC_V4)
+
+
+def test_every_address_of_a_name_is_checked_whatever_its_place():
+    addresses = [PUBLIC_V6, PUBLIC_V4, "8.8.8.8", "2001:4860:4860::8888"]
+    for place in range(len(addresses) + 1):
+        answer = [*addresses[:place], "169.254.169.254", *addresses[place:]]
+        resolve = resolving({"hooks.example.test": answer})
+        assert "metadata" in refused("https://hooks.example.test/", resolve=resolve)
+    resolve = resolving({"hooks.example.test": addresses})
+    checked = check_destination("https://hooks.example.test/", STRICT, resolve)
+    assert checked.addresses == tuple(addresses)
+
+
+@pytest.mark.parametrize(
+    ("text", "pairs"),
+    [
+        ("", set()),
+        (" , ", set()),
+        ("127.0.0.1:9000", {("127.0.0.1", 9000)}),
+        (" LocalHost:9000 ,127.0.0.1:9000,", {("localhost", 9000), ("127.0.0.1", 9000)}),
+        ("[::1]:9000,[0::1]:9000", {("::1", 9000)}),
+        ("hooks.internal.test:1,hooks.internal.test:65535", {
+            ("hooks.internal.test", 1), ("hooks.internal.test", 65535)}),
+        ("bücher.test:443", {("xn--bcher-kva.test", 443)}),
+    ],
+)  # fmt: skip
+def test_the_allowlist_is_host_port_pairs(text, pairs):
+    assert parse_allowed_hosts(text) == pairs
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        "[::1]",
+        "::1:9000",
+        "localhost:",
+        ":9000",
+        "localhost:0",
+        "localhost:65536",
+        "localhost:http",
+        "localhost:9000/x",
+        "http://localhost:9000",
+        "user@localhost:9000",
+        "[::1:9000",
+    ],
+)
+def test_a_bare_host_or_a_malformed_entry_stops_the_service_at_start(entry):
+    with pytest.raises(ValueError):
+        parse_allowed_hosts(f"localhost:9000,{entry}")
+    with pytest.raises(ConfigError, match="IMAGEGEN_WEBHOOK_ALLOWED_HOSTS") as caught:
+        Settings.from_env({"IMAGEGEN_WEBHOOK_ALLOWED_HOSTS": entry})
+    assert "host:port" in str(caught.value) or "outside 1-65535" in str(caught.value)
+
+
+def test_the_settings_carry_the_parsed_pairs():
+    settings = Settings.from_env({"IMAGEGEN_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1:9000"})
+    assert settings.webhook_allowed_hosts == {("127.0.0.1", 9000)}
+    assert Settings.from_env({}).webhook_allowed_hosts == frozenset()
 
 
 def test_a_host_that_does_not_resolve_is_refused():

@@ -15,12 +15,16 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from imagegen.webhooks import sender, signing
 from imagegen.webhooks.destinations import DestinationPolicy, UnsafeDestination, check_destination
-from imagegen.webhooks.sender import DeliveryResult, deliver, retry_delay
+from imagegen.webhooks.sender import DeliveryResult, connection_order, deliver, retry_delay
 from tests.conftest import free_port
 
 SECRET = signing.tenant_secret("master-secret-for-tests", "tenant_a")
 BODY = signing.encode_event(SECRET, {"event": "job.completed", "job_id": "job_123"})
-LOOPBACK = DestinationPolicy(require_https=False, allowed_hosts=frozenset({"127.0.0.1", "::1"}))
+
+
+def loopback(port: int) -> DestinationPolicy:
+    """A policy that lets deliveries reach this loopback port (and no other)."""
+    return DestinationPolicy(False, frozenset({("127.0.0.1", port), ("::1", port)}))
 
 
 @dataclass
@@ -93,13 +97,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _serve(host: str) -> Iterator[Receiver]:
-    receiver = Receiver(port=0, host=host)
+def _serve(host: str, port: int = 0) -> Iterator[Receiver]:
+    receiver = Receiver(port=port, host=host)
 
     class Server(ThreadingHTTPServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    server = Server((host, 0), _handler(receiver))
+    server = Server((host, port), _handler(receiver))
     receiver.port = server.server_address[1]
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -122,8 +126,16 @@ def receiver_v6() -> Iterator[Receiver]:
     yield from _serve("::1")
 
 
+@pytest.fixture
+def receiver_v6_same_port(receiver: Receiver) -> Iterator[Receiver]:
+    """A second receiver on [::1] at the IPv4 receiver's port: one name, two live addresses."""
+    yield from _serve("::1", receiver.port)
+
+
 def test_a_2xx_answer_is_a_delivery_the_receiver_can_verify(receiver):
-    result = deliver(receiver.url("/hooks?token=t1"), "msg_1", BODY, SECRET, LOOPBACK)
+    result = deliver(
+        receiver.url("/hooks?token=t1"), "msg_1", BODY, SECRET, loopback(receiver.port)
+    )
     assert result.delivered
     assert (result.status_code, result.error, result.address) == (200, None, "127.0.0.1")
     assert result.duration_ms > 0
@@ -139,31 +151,31 @@ def test_a_2xx_answer_is_a_delivery_the_receiver_can_verify(receiver):
 
 def test_a_receiver_with_another_secret_does_not_accept_it(receiver):
     other = signing.tenant_secret("master-secret-for-tests", "tenant_b")
-    result = deliver(receiver.url("/hooks"), "msg_1", BODY, other, LOOPBACK)
+    result = deliver(receiver.url("/hooks"), "msg_1", BODY, other, loopback(receiver.port))
     assert (result.status_code, result.delivered) == (401, False)
     assert not receiver.requests[0].verified
 
 
 def test_a_500_is_not_a_delivery(receiver):
-    result = deliver(receiver.url("/fail"), "msg_1", BODY, SECRET, LOOPBACK)
+    result = deliver(receiver.url("/fail"), "msg_1", BODY, SECRET, loopback(receiver.port))
     assert (result.status_code, result.error, result.delivered) == (500, None, False)
 
 
 def test_a_redirect_is_recorded_and_not_followed(receiver):
-    result = deliver(receiver.url("/redirect"), "msg_1", BODY, SECRET, LOOPBACK)
+    result = deliver(receiver.url("/redirect"), "msg_1", BODY, SECRET, loopback(receiver.port))
     assert (result.status_code, result.delivered) == (302, False)
     assert receiver.paths() == ["/redirect"]
 
 
 def test_only_the_start_of_a_response_body_is_read(receiver):
-    result = deliver(receiver.url("/endless"), "msg_1", BODY, SECRET, LOOPBACK)
+    result = deliver(receiver.url("/endless"), "msg_1", BODY, SECRET, loopback(receiver.port))
     assert result.status_code == 200
     assert result.duration_ms < 2000
 
 
 def test_error_descriptions_leave_out_the_query_string():
     destination = check_destination(
-        "http://127.0.0.1:8000/hooks?token=s3cr3t", LOOPBACK, resolve=no_dns
+        "http://127.0.0.1:8000/hooks?token=s3cr3t", loopback(8000), resolve=no_dns
     )
     error = OSError("failed POST /hooks?token=s3cr3t")
     assert sender._describe(error, destination) == "OSError: failed POST /hooks?..."
@@ -171,7 +183,9 @@ def test_error_descriptions_leave_out_the_query_string():
 
 def test_a_receiver_slower_than_the_timeout_is_an_error_not_an_exception(receiver):
     started = time.monotonic()
-    result = deliver(receiver.url("/slow"), "msg_1", BODY, SECRET, LOOPBACK, timeout_seconds=0.5)
+    result = deliver(
+        receiver.url("/slow"), "msg_1", BODY, SECRET, loopback(receiver.port), timeout_seconds=0.5
+    )
     assert time.monotonic() - started < 1.8
     assert result.status_code is None
     assert not result.delivered
@@ -182,7 +196,9 @@ def test_a_receiver_slower_than_the_timeout_is_an_error_not_an_exception(receive
 
 def test_connection_refused_is_an_error_not_an_exception():
     port = free_port()
-    result = deliver(f"http://127.0.0.1:{port}/hooks?token=s3cr3t", "m", BODY, SECRET, LOOPBACK)
+    result = deliver(
+        f"http://127.0.0.1:{port}/hooks?token=s3cr3t", "m", BODY, SECRET, loopback(port)
+    )
     assert (result.status_code, result.delivered) == (None, False)
     assert result.error is not None and "refused" in result.error.lower()
     assert "s3cr3t" not in result.error
@@ -190,7 +206,7 @@ def test_connection_refused_is_an_error_not_an_exception():
 
 def test_https_to_a_plain_http_receiver_fails_the_handshake_without_raising(receiver):
     url = f"https://127.0.0.1:{receiver.port}/hooks"
-    result = deliver(url, "m", BODY, SECRET, LOOPBACK, timeout_seconds=2.0)
+    result = deliver(url, "m", BODY, SECRET, loopback(receiver.port), timeout_seconds=2.0)
     assert result.status_code is None
     assert result.error is not None and "SSL" in result.error
     assert receiver.requests == []
@@ -236,7 +252,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
             raise UnsafeDestination(f"webhook_url host {host} does not resolve")
         return ["127.0.0.1"]
 
-    policy = DestinationPolicy(require_https=False, allowed_hosts=frozenset({"hooks.example.test"}))
+    policy = DestinationPolicy(False, frozenset({("hooks.example.test", receiver.port)}))
     url = f"http://hooks.example.test:{receiver.port}/x"
     result = deliver(url, "m", BODY, SECRET, policy, resolve=resolve)
     assert result.delivered
@@ -246,9 +262,98 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
 
 
 def test_an_ipv6_address_is_connected_to_bare(receiver_v6):
-    result = deliver(receiver_v6.url("/v6"), "m", BODY, SECRET, LOOPBACK)
+    result = deliver(receiver_v6.url("/v6"), "m", BODY, SECRET, loopback(receiver_v6.port))
     assert (result.status_code, result.address) == (200, "::1")
     assert receiver_v6.requests[0].headers["host"] == f"[::1]:{receiver_v6.port}"
+
+
+def answering(name: str, *addresses: str):
+    def resolve(host: str, port: int) -> list[str]:
+        if host != name:
+            raise UnsafeDestination(f"webhook_url host {host} does not resolve")
+        return list(addresses)
+
+    return resolve
+
+
+def allowing(name: str, port: int) -> DestinationPolicy:
+    return DestinationPolicy(False, frozenset({(name, port)}))
+
+
+def refuses_connections(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family) as probe:
+        return probe.connect_ex((address, port)) != 0
+
+
+def test_a_name_whose_first_address_refuses_the_connection_is_delivered_to_the_next(receiver):
+    # localhost as many resolvers answer it: ::1 first; the receiver listens on IPv4 only.
+    assert refuses_connections("::1", receiver.port)
+    resolve = answering("dual.example.test", "::1", "127.0.0.1")
+    url = f"http://dual.example.test:{receiver.port}/both"
+    policy = allowing("dual.example.test", receiver.port)
+    result = deliver(url, "m", BODY, SECRET, policy, resolve=resolve)
+    assert (result.status_code, result.error, result.address) == (200, None, "127.0.0.1")
+    [request] = receiver.requests
+    assert request.verified
+    assert request.headers["host"] == f"dual.example.test:{receiver.port}"
+
+
+def test_when_no_address_takes_the_connection_each_one_tried_is_named():
+    port = free_port()
+    resolve = answering("dual.example.test", "::1", "127.0.0.1")
+    url = f"http://dual.example.test:{port}/hooks?token=s3cr3t"
+    result = deliver(url, "m", BODY, SECRET, allowing("dual.example.test", port), resolve=resolve)
+    assert (result.status_code, result.address) == (None, "127.0.0.1")
+    assert result.error is not None and "s3cr3t" not in result.error
+    first, second = result.error.split("; ")
+    assert first.startswith("::1: NewConnectionError")
+    assert second.startswith("127.0.0.1: NewConnectionError") and "refused" in second.lower()
+
+
+def test_an_address_that_connected_decides_the_attempt(receiver, receiver_v6_same_port):
+    # The first address timed out after the request went out: sending it to the second
+    # address too could deliver the event twice.
+    resolve = answering("dual.example.test", "127.0.0.1", "::1")
+    url = f"http://dual.example.test:{receiver.port}/slow"
+    policy = allowing("dual.example.test", receiver.port)
+    result = deliver(url, "m", BODY, SECRET, policy, resolve=resolve, timeout_seconds=0.5)
+    assert result.error is not None and result.error.startswith("ReadTimeoutError: ")
+    assert result.address == "127.0.0.1"
+    assert receiver.paths() == ["/slow"]
+    assert receiver_v6_same_port.requests == []
+    answered = deliver(url.replace("/slow", "/fail"), "m", BODY, SECRET, policy, resolve=resolve)
+    assert (answered.status_code, answered.address) == (500, "127.0.0.1")
+    assert receiver_v6_same_port.requests == []
+
+
+def test_at_most_four_addresses_are_tried_in_one_attempt():
+    port = free_port()
+    addresses = [f"127.0.0.{last}" for last in range(2, 9)]
+    resolve = answering("many.example.test", *addresses)
+    url = f"http://many.example.test:{port}/"
+    result = deliver(url, "m", BODY, SECRET, allowing("many.example.test", port), resolve=resolve)
+    assert result.error is not None
+    assert [part.split(": ")[0] for part in result.error.split("; ")] == addresses[:4]
+    assert result.address == addresses[3]
+
+
+@pytest.mark.parametrize(
+    ("addresses", "order"),
+    [
+        (("::1",), ["::1"]),
+        (("::1", "127.0.0.1"), ["::1", "127.0.0.1"]),
+        (("127.0.0.1", "::1"), ["127.0.0.1", "::1"]),
+        (("2001:db8::1", "2001:db8::2", "2001:db8::3", "192.0.2.1", "192.0.2.2"),
+         ["2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2"]),
+        (("192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"),
+         ["192.0.2.1", "2001:db8::1", "192.0.2.2", "192.0.2.3"]),
+        (tuple(f"192.0.2.{last}" for last in range(1, 9)),
+         ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]),
+    ],
+)  # fmt: skip
+def test_connection_order_alternates_families_from_the_resolvers_first(addresses, order):
+    assert connection_order(addresses) == order
 
 
 def test_each_attempt_has_a_fresh_timestamp_and_the_same_id(receiver):
@@ -256,7 +361,12 @@ def test_each_attempt_has_a_fresh_timestamp_and_the_same_id(receiver):
     ticks = iter([now, now + 7])
     for _ in range(2):
         result = deliver(
-            receiver.url("/h"), "msg_1", BODY, SECRET, LOOPBACK, clock=lambda: next(ticks)
+            receiver.url("/h"),
+            "msg_1",
+            BODY,
+            SECRET,
+            loopback(receiver.port),
+            clock=lambda: next(ticks),
         )
         assert result.delivered
     first, second = receiver.requests
