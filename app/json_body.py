@@ -25,6 +25,8 @@ from imagegen.errors import ServiceError
 MAX_DEPTH = 16
 # Text fields whose problems are prompt problems (IMG001) rather than parameter ones.
 _PROMPT_FIELDS = frozenset({"prompt"})
+# Images sent inline: input_image_base64, input_images_base64[i], mask_image_base64, ...
+_IMAGE_FIELD_SUFFIX = "_base64"
 _UNREAD = object()
 
 
@@ -121,8 +123,14 @@ def _no_constant(name: str) -> NoReturn:
 
 
 def _code_for(where: str) -> str:
-    field = where.rsplit(".", 1)[-1]
-    return errors.INVALID_PROMPT if field in _PROMPT_FIELDS else errors.INVALID_PARAMETERS
+    """The code of the field's own family, so a client sees what it sees for the field's
+    other faults: a prompt's (IMG001), an image's (IMG303: it is not base64), the rest IMG302."""
+    field = where.rsplit(".", 1)[-1].split("[", 1)[0]
+    if field in _PROMPT_FIELDS:
+        return errors.INVALID_PROMPT
+    if field.endswith(_IMAGE_FIELD_SUFFIX):
+        return errors.INVALID_IMAGE
+    return errors.INVALID_PARAMETERS
 
 
 def _name(where: str) -> str:
@@ -133,6 +141,8 @@ def _refuse(code: str, message: str, where: str) -> NoReturn:
     details: dict[str, Any] = {"parameter": where} if where else {}
     if code == errors.INVALID_PROMPT:
         details["prompt_issues"] = ["not valid text"]
+    if code == errors.INVALID_IMAGE:
+        details["field"] = where  # as every other IMG303 names its image
     raise ServiceError(code, message, details)
 
 

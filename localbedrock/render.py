@@ -90,7 +90,9 @@ def sketch_image(
     rng = random.Random(hashlib.sha256(key.encode("utf-8")).digest())
     scale = max(1, math.ceil(max(width, height) / SKETCH_MAX_SIDE))
     sketch_size = (math.ceil(width / scale), math.ceil(height / scale))
-    sketch = _sketch(rng, sketch_size, _caption(model_id, prompt, seed, index, (width, height), style))
+    sketch = _sketch(
+        rng, sketch_size, _caption(model_id, prompt, seed, index, (width, height), style)
+    )
     if blurred:
         sketch = sketch.filter(ImageFilter.GaussianBlur(radius=max(sketch_size) / 20))
     return sketch.resize((width, height), Image.Resampling.NEAREST)

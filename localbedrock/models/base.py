@@ -235,5 +235,3 @@ def get_number(
         raise malformed(where, f"expected type: Number, found: {type_name(value)}")
     _check_range(value, where, minimum, maximum)
     return float(value)
-
-

@@ -102,8 +102,8 @@ def test_surrogates_are_refused_in_every_json_route(api: Api, no_job_created: Ca
         else:
             bad = {**body, field: SURROGATE}
         response = _raw_json(api, method, path, json.dumps(bad).encode())
-        assert response.status_code == 400, (name, response.text)
-        assert response.json()["error"]["code"] in ("IMG001", "IMG302"), name
+        code = "IMG303" if name == "upload" else "IMG001" if name == "batch" else "IMG302"
+        _error(response, 400, code)
     assert no_job_created()
 
 
@@ -255,7 +255,9 @@ def test_a_chunked_body_over_the_limit_is_413(api: Api, stack: Stack) -> None:
 # --- query strings (item 5) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["²", "①", "\uff11\uff10", "٣", "1.5", "-1", "1e3", "99999999999"])
+@pytest.mark.parametrize(
+    "value", ["²", "①", "\uff11\uff10", "٣", "1.5", "-1", "1e3", "99999999999"]
+)
 @pytest.mark.parametrize(
     ("path", "name"),
     [("/v1/images", "limit"), ("/v1/images", "page"), ("/v1/jobs", "limit")],
