@@ -28,6 +28,9 @@ log = logging.getLogger("app.access")
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # Werkzeug answers a path with "//" with an HTML redirect to the merged path; unmerged,
+    # such a path matches no route and gets the enveloped 404.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json = ContractOrderJSON(app)
     app.extensions["imagegen"] = services or build_services(settings)

@@ -24,14 +24,20 @@ _HTTP_CODES = {
 }
 
 
+def code_for_status(status: int) -> str:
+    """The error code of an HTTP failure that no use case raised (Flask's, gunicorn's)."""
+    return _HTTP_CODES.get(
+        status, errors.INVALID_PARAMETERS if status < 500 else errors.INTERNAL_ERROR
+    )
+
+
+def envelope(error: ServiceError, status: int, request_id: str) -> dict[str, Any]:
+    return {"error": error.to_dict(), "status": status, "request_id": request_id}
+
+
 def error_response(error: ServiceError, status: int | None = None) -> tuple[Response, int]:
     status = status or error.http_status
-    body: dict[str, Any] = {
-        "error": error.to_dict(),
-        "status": status,
-        "request_id": g.get("request_id", ""),
-    }
-    response = jsonify(body)
+    response = jsonify(envelope(error, status, g.get("request_id", "")))
     retry_after = error.details.get("retry_after")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -48,10 +54,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
-        code = _HTTP_CODES.get(
-            status, errors.INVALID_PARAMETERS if status < 500 else errors.INTERNAL_ERROR
+        return error_response(
+            ServiceError(code_for_status(status), error.description or error.name), status
         )
-        return error_response(ServiceError(code, error.description or error.name), status)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response, int]:

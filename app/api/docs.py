@@ -13,6 +13,8 @@ import yaml
 from flask import Blueprint, Response, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from app import services
+
 bp = Blueprint("docs", __name__)
 _SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -51,7 +53,9 @@ def openapi_document() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_json() -> ResponseReturnValue:
-    return jsonify(openapi_document())
+    # The document's servers entry is a placeholder: clients must be told this deployment's.
+    server = {"url": services().settings.public_base_url}
+    return jsonify({**openapi_document(), "servers": [server]})
 
 
 @bp.get("/docs")
