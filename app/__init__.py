@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         uploads,
         webhooks,
     )
+    from app.query_params import refuse_unknown_query_parameters
 
     errors.register(app)
     modules = (
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         g.request_id = incoming if _REQUEST_ID.match(incoming) else "req_" + uuid.uuid4().hex
         g.started = time.perf_counter()
         g.log_binding = logs.bind(request_id=g.request_id)
+
+    # After the request id is set, so the refusal carries it.
+    app.before_request(refuse_unknown_query_parameters)
 
     @app.after_request
     def _finish_request(response: Response) -> Response:

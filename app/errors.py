@@ -54,9 +54,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
-        return error_response(
+        response, status = error_response(
             ServiceError(code_for_status(status), error.description or error.name), status
         )
+        # The exception's own headers still apply: Allow on a 405 (RFC 9110 section 15.5.6).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response, int]:

@@ -123,6 +123,9 @@ def list_images() -> ResponseReturnValue:
 
 def _query_from_args() -> ImageQuery:
     statuses = _list_arg("status")
+    # "status=" names no status: it is a mistake, not a way to ask for every one.
+    if "status" in request.args and not statuses:
+        statuses = [""]
     for status in statuses:
         if status not in LIBRARY_STATUSES:
             raise _invalid(

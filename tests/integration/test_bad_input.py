@@ -341,3 +341,41 @@ def _query(signer: UrlSigner, key: str) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
     return dict(parse_qsl(urlsplit(signer.sign(key)).query))
+
+
+# --- query parameters and methods found by the fuzz suite ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/v1/images", {"limt": "5"}),
+        ("GET", "/v1/jobs", {"limit": "1", "": "false"}),
+        ("GET", "/v1/models", {"verbose": "1"}),
+        ("POST", "/v1/images/generations", {"async": "true"}),
+    ],
+)
+def test_a_query_parameter_the_route_does_not_declare_is_refused(
+    api: Api, no_job_created: Callable[[], bool], method: str, path: str, params: dict[str, str]
+) -> None:
+    response = api.request(method, path, params=params, json={"prompt": "a cat"})
+    error = _error(response, 400, "IMG302")
+    assert error["error"]["details"]["parameter"] in params
+    assert no_job_created()
+
+
+def test_declared_query_parameters_are_still_taken(api: Api) -> None:
+    params = {"limit": "1", "sort": "created_at", "order": "asc", "status": "temporary"}
+    assert api.request("GET", "/v1/images", params=params).status_code == 200
+    assert api.request("GET", "/healthz").status_code == 200
+
+
+def test_an_empty_status_filter_is_refused(api: Api) -> None:
+    response = api.request("GET", "/v1/images", params={"status": ""})
+    assert _error(response, 400, "IMG302")["error"]["details"]["parameter"] == "status"
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(api: Api) -> None:
+    response = api.request("PUT", "/v1/images/generations", documented=False, json={})
+    _error(response, 405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["Allow"].split(", ")) >= {"POST", "OPTIONS"}

@@ -1,0 +1,70 @@
+"""Query parameters a route does not declare are refused (400 IMG302), as unknown body fields
+are: a typo such as `?limt=5` would otherwise be ignored and answer something other than
+what was asked.
+
+What a route declares is read from the OpenAPI document, so the document stays the one list
+of every route's parameters and a parameter added to a route without it is refused until
+it is documented.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from flask import request
+
+from app.api.docs import openapi_document
+from imagegen import errors
+from imagegen.errors import ServiceError
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+# Flask writes a path variable as <name> or <converter:name>; OpenAPI as {name}.
+_RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+def refuse_unknown_query_parameters() -> None:
+    """before_request hook for the whole app."""
+    rule = request.url_rule
+    if rule is None:  # no route matched: the 404 or 405 says so
+        return
+    declared = _declared().get((request.method, _RULE_VARIABLE.sub(r"{\1}", rule.rule)))
+    if declared is None:  # HEAD and OPTIONS, which Flask answers for every GET route
+        return
+    unknown = sorted(set(request.args) - declared)
+    if unknown:
+        allowed = ", ".join(sorted(declared)) or "none"
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"unknown query parameter {unknown[0]!r} (this route takes: {allowed})",
+            {"parameter": unknown[0], "allowed": sorted(declared)},
+        )
+
+
+@cache
+def _declared() -> dict[tuple[str, str], frozenset[str]]:
+    """(method, OpenAPI path) -> the names of its query parameters."""
+    document = openapi_document()
+    declared: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in document["paths"].items():
+        shared = item.get("parameters", [])
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            parameters = (_resolve(document, p) for p in shared + operation.get("parameters", []))
+            names = frozenset(p["name"] for p in parameters if p["in"] == "query")
+            declared[(method.upper(), path)] = names
+    return declared
+
+
+def _resolve(document: dict[str, Any], parameter: dict[str, Any]) -> dict[str, Any]:
+    reference = parameter.get("$ref")
+    if reference is None:
+        return parameter
+    # Only local references (#/components/parameters/Name) are used in the document.
+    node: Any = document
+    for part in reference.removeprefix("#/").split("/"):
+        node = node[part]
+    return dict(node)
