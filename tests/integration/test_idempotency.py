@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
@@ -36,7 +37,8 @@ def test_the_same_key_and_body_answer_about_the_first_job(api, stack, model_call
     assert "Idempotent-Replayed" not in first.headers
     api.wait_for_job(first.json()["job_id"])
     assert _jobs_with_request_body(stack, prompt) == 1
-    assert len(model_calls()) == 1
+    # Only this prompt's calls: a job an earlier test left running may call the model too.
+    assert len([c for c in model_calls() if prompt in json.dumps(c["body"])]) == 1
 
 
 def test_a_repeated_synchronous_request_gets_the_finished_result(api):
