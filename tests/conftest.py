@@ -230,6 +230,25 @@ def run_stack(
     worker.stop()
 
 
+def run_own_stack(
+    workdir: Path,
+    redis_url: str,
+    redis_db: int,
+    model_env: dict[str, str],
+    settings: dict[str, str],
+) -> Iterator[Stack]:
+    """A stack with its own localbedrock (model_env) and Redis database, so the shared
+    stack's worker never takes its jobs; settings override service_env's."""
+    endpoint, model = start_localbedrock(workdir, model_env)
+    api_port = free_port()
+    env = service_env(workdir, f"{redis_url.rsplit('/', 1)[0]}/{redis_db}", endpoint, api_port)
+    env.update(settings)
+    try:
+        yield from run_stack(workdir, env, api_port, endpoint)
+    finally:
+        model.stop()
+
+
 @dataclass(frozen=True)
 class Tenant:
     tenant_id: str

@@ -21,11 +21,8 @@ from imagegen.services import REDIS_SOCKET_TIMEOUT_SECONDS
 from tests.conftest import (
     ROOT,
     Stack,
-    free_port,
     make_tenant,
-    run_stack,
-    service_env,
-    start_localbedrock,
+    run_own_stack,
 )
 from tests.integration.conftest import Api
 
@@ -35,19 +32,16 @@ SYNC_WAIT_SECONDS = 15
 
 @pytest.fixture(scope="module")
 def slow_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("slow-model")
-    endpoint, model = start_localbedrock(
-        workdir, {"LOCALBEDROCK_LATENCY_MS": str(int(MODEL_SECONDS * 1000))}
+    yield from run_own_stack(
+        tmp_path_factory.mktemp("slow-model"),
+        redis_url,
+        12,
+        {"LOCALBEDROCK_LATENCY_MS": str(int(MODEL_SECONDS * 1000))},
+        {
+            "IMAGEGEN_SYNC_WAIT_SECONDS": str(SYNC_WAIT_SECONDS),
+            "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "30",
+        },
     )
-    api_port = free_port()
-    # A Redis database of its own: the shared stack's worker must not take these jobs.
-    env = service_env(workdir, redis_url.rsplit("/", 1)[0] + "/12", endpoint, api_port)
-    env["IMAGEGEN_SYNC_WAIT_SECONDS"] = str(SYNC_WAIT_SECONDS)
-    env["IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS"] = "30"
-    try:
-        yield from run_stack(workdir, env, api_port, endpoint)
-    finally:
-        model.stop()
 
 
 @pytest.fixture(scope="module")
