@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagegen import catalog
+from imagegen.quota import parse_quotas
 from imagegen.webhooks.destinations import parse_allowed_hosts
 
 
@@ -39,6 +40,27 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _optional_int(env: dict[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _quotas(env: dict[str, str]) -> dict[str, int]:
+    try:
+        quotas = parse_quotas(env.get("IMAGEGEN_BEDROCK_QUOTAS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_BEDROCK_QUOTAS: {exc}") from exc
+    unknown = sorted(set(quotas) - set(catalog.MODELS))
+    if unknown:
+        raise ConfigError(f"IMAGEGEN_BEDROCK_QUOTAS names unknown models: {', '.join(unknown)}")
+    return quotas
+
+
 def _allowed_hosts(env: dict[str, str]) -> frozenset[tuple[str, int]]:
     try:
         return parse_allowed_hosts(env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", ""))
@@ -63,6 +85,11 @@ class Settings:
     bedrock_read_timeout_seconds: float
     bedrock_backoff_base_seconds: float
     bedrock_backoff_cap_seconds: float
+    # Requests a minute per model (the account's Bedrock quotas); a model not listed has
+    # bedrock_default_rpm, and None means the fleet learns it from throttling.
+    bedrock_quotas: dict[str, int]
+    bedrock_default_rpm: int | None
+    job_deadline_seconds: float
     max_request_bytes: int
     max_image_request_bytes: int
     max_image_bytes: int
@@ -129,6 +156,9 @@ class Settings:
             ),
             bedrock_backoff_base_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS", 0.5),
             bedrock_backoff_cap_seconds=_float(env, "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS", 8.0),
+            bedrock_quotas=_quotas(env),
+            bedrock_default_rpm=_optional_int(env, "IMAGEGEN_BEDROCK_DEFAULT_RPM"),
+            job_deadline_seconds=_float(env, "IMAGEGEN_JOB_DEADLINE_SECONDS", 3600.0),
             max_request_bytes=_int(env, "IMAGEGEN_MAX_REQUEST_BYTES", 1024 * 1024),
             max_image_request_bytes=_int(env, "IMAGEGEN_MAX_IMAGE_REQUEST_BYTES", 32 * 1024 * 1024),
             max_image_bytes=_int(env, "IMAGEGEN_MAX_IMAGE_BYTES", 10 * 1024 * 1024),
@@ -177,6 +207,10 @@ class Settings:
             raise ConfigError("IMAGEGEN_MAX_IMAGE_PIXELS must be at least 1000000")
         if self.bedrock_max_attempts < 1:
             raise ConfigError("IMAGEGEN_BEDROCK_MAX_ATTEMPTS must be at least 1")
+        if self.bedrock_default_rpm is not None and self.bedrock_default_rpm < 1:
+            raise ConfigError("IMAGEGEN_BEDROCK_DEFAULT_RPM must be at least 1 (or unset)")
+        if self.job_deadline_seconds <= 0:
+            raise ConfigError("IMAGEGEN_JOB_DEADLINE_SECONDS must be positive")
         if self.job_lease_seconds < 3:
             raise ConfigError("IMAGEGEN_JOB_LEASE_SECONDS must be at least 3")
         if self.job_max_recoveries < 0:

@@ -8,6 +8,7 @@ from redis import Redis
 
 from imagegen.config import Settings, url_signing_secret, webhook_signing_secret
 from imagegen.jobqueue import JobQueue
+from imagegen.quota import ModelQuotas, ProviderBudget
 from imagegen.signing import UrlSigner
 from imagegen.storage.blobs import BlobStore, DiskBlobStore
 from imagegen.storage.repository import Repository
@@ -31,6 +32,8 @@ class Services:
     # the secret each tenant's webhook signing secret is derived from.
     webhook_policy: DestinationPolicy
     webhook_master_secret: str
+    # The fleet's shared budget of model calls per model and region (imagegen.quota).
+    budget: ProviderBudget
 
 
 def build_services(settings: Settings) -> Services:
@@ -54,6 +57,11 @@ def build_services(settings: Settings) -> Services:
             require_https=settings.is_production, allowed_hosts=settings.webhook_allowed_hosts
         ),
         webhook_master_secret=webhook_signing_secret(settings),
+        budget=ProviderBudget(
+            redis,
+            settings.aws_region,
+            ModelQuotas(settings.bedrock_quotas, settings.bedrock_default_rpm),
+        ),
     )
 
 

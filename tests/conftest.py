@@ -179,6 +179,10 @@ def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) ->
         "IMAGEGEN_BEDROCK_MAX_ATTEMPTS": "3",
         "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS": "0.05",
         "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "2",
+        # A budget far above what the tests call, so it paces nothing until a test throttles;
+        # a deadline no test job comes near (tests/integration/test_quota.py tests it).
+        "IMAGEGEN_BEDROCK_DEFAULT_RPM": "6000",
+        "IMAGEGEN_JOB_DEADLINE_SECONDS": "60",
         "GUNICORN_WORKERS": "1",
         # Small image limits, so the tests can reach them with small files.
         "IMAGEGEN_MAX_IMAGE_BYTES": str(4 * 1024 * 1024),

@@ -10,10 +10,12 @@ import base64
 import logging
 import mmap
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 
 from imagegen import catalog, errors, library
@@ -25,7 +27,7 @@ from imagegen.imaging import check_and_thumbnail
 from imagegen.job_files import discard_files, image_id, image_keys
 from imagegen.logs import log_context
 from imagegen.metrics import record_outcome
-from imagegen.providers.bedrock import BedrockImageModels
+from imagegen.providers.bedrock import BedrockImageModels, CallWindow
 from imagegen.providers.bodies import Artifact, ModelInputs
 from imagegen.records import (
     CANCELLED,
@@ -52,7 +54,7 @@ def services() -> Services:
 
 @cache
 def _models() -> BedrockImageModels:
-    return BedrockImageModels(services().settings)
+    return BedrockImageModels(services().settings, services().budget)
 
 
 def warm_up() -> None:
@@ -243,29 +245,52 @@ def _generate(
     plan = GenerationPlan.from_dict(job.plan)
     inputs = _load_inputs(services, plan)
     images: list[Image] = []
+    window = CallWindow(_deadline(services, job), threading.Event())
     pool = ThreadPoolExecutor(max_workers=len(plan.calls()))
-    pending = {pool.submit(models.generate, plan, call, inputs): call for call in plan.calls()}
+    pending = {
+        pool.submit(models.generate, plan, call, window, inputs): call for call in plan.calls()
+    }
+    waiting_said = False
     try:
         while pending:
             done, _ = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
             if lease.lost.is_set() or services.queue.is_cancelled(job.job_id):
                 raise RunStopped()
+            # Said once while the calls wait, not at every poll: waits can last an hour.
+            if window.waited.is_set() and not waiting_said:
+                waiting_said = True
+                progress = min(99, 100 * len(images) // plan.n)
+                message = f"waiting for {plan.model_id}'s quota ({len(images)} of {plan.n} done)"
+                if not services.repository.update_progress(job.job_id, run_id, progress, message):
+                    raise RunStopped()
             for future in done:
                 call = pending.pop(future)
                 first = call.seed - plan.seed
                 for offset, artifact in enumerate(future.result()):
                     images.append(_store(services, job, plan, first + offset, artifact))
             if done:
+                window.waited.clear()
+                waiting_said = False
                 progress = min(99, 100 * len(images) // plan.n)
                 message = f"{len(images)} of {plan.n} images done"
                 if not services.repository.update_progress(job.job_id, run_id, progress, message):
                     raise RunStopped()
     finally:
         # On failure or cancel, calls still in flight are abandoned rather than awaited: they
-        # only return bytes, and nothing stores them.
+        # only return bytes, and nothing stores them. Calls still waiting for the model's
+        # budget stop waiting and are never sent.
+        window.stopped.set()
         pool.shutdown(wait=False, cancel_futures=True)
     images.sort(key=lambda image: image.seed or 0)
     return images
+
+
+def _deadline(services: Services, job: Job) -> float:
+    """When (time.monotonic()) the job's calls stop waiting for quota: its deadline counts
+    from when it was accepted, across runs and recoveries."""
+    created = datetime.fromisoformat(job.created_at)
+    left = services.settings.job_deadline_seconds - (datetime.now(UTC) - created).total_seconds()
+    return time.monotonic() + left
 
 
 # How often a run waiting on model calls checks whether it was cancelled.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from app import services
 from app.auth import require_api_key
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
@@ -15,9 +16,13 @@ bp.before_request(require_api_key)
 
 @bp.get("/models")
 def list_models() -> ResponseReturnValue:
+    quotas = services().budget.describe(list(catalog.MODELS))
     return jsonify(
         {
-            "models": [spec.describe() for spec in catalog.MODELS.values()],
+            "models": [
+                {**spec.describe(), "quota": quotas[spec.model_id]}
+                for spec in catalog.MODELS.values()
+            ],
             "aliases": [
                 {"alias": alias, "model_id": target, "note": catalog.resolve(alias)[1]}
                 for alias, target in catalog.ALIASES.items()
@@ -31,4 +36,5 @@ def get_model(model_id: str) -> ResponseReturnValue:
     spec, _ = catalog.resolve(model_id)
     if spec is None:
         raise ServiceError(errors.NOT_FOUND, f"no model {model_id!r}")
-    return jsonify(spec.describe())
+    quota = services().budget.describe([spec.model_id])[spec.model_id]
+    return jsonify({**spec.describe(), "quota": quota})

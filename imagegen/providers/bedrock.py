@@ -4,6 +4,11 @@ The endpoint comes from boto3's own configuration, so AWS_ENDPOINT_URL_BEDROCK_R
 the same code at the local model endpoint. Retries are ours rather than botocore's because
 botocore does not retry ModelNotReadyException and we want the attempt count and backoff
 under one configuration.
+
+Every call first takes its turn from the fleet's shared budget for its model
+(imagegen.quota). Throttling is the budget being spent, not a failure of the call: a
+throttled call tells the budget to slow down and waits for its next turn, for as long as its
+job's deadline allows; only then is it IMG203.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -30,16 +37,34 @@ from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.generation import GenerationPlan, ModelCall
 from imagegen.providers.bodies import Artifact, ModelInputs, build_body, parse_response
+from imagegen.quota import ProviderBudget
 
 log = logging.getLogger(__name__)
 
+# Retried with backoff up to the attempt limit (ThrottlingException is not among them: it
+# waits for the model's budget instead, up to the job's deadline).
 RETRYABLE = {
-    "ThrottlingException",
     "ModelNotReadyException",
     "ServiceUnavailableException",
     "InternalServerException",
 }
 CONTENT_FILTER_MARKERS = ("content filters", "content filter")
+# The longest one sleep while waiting for the budget, so a stopped run is noticed soon.
+_BUDGET_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class CallWindow:
+    """How long a call may wait for its model's budget, and the signal to stop waiting."""
+
+    deadline: float  # time.monotonic() after which waiting ends in IMG203
+    stopped: threading.Event  # set when the run gave the call up (cancelled, lease lost)
+    # Set when a call had to wait for its turn, so the job's status can say why it waits.
+    waited: threading.Event = field(default_factory=threading.Event)
+
+
+class CallStopped(Exception):
+    """The run stopped while the call waited: nothing was sent, nobody awaits the result."""
 
 
 def make_client(settings: Settings) -> Any:
@@ -61,45 +86,75 @@ class BedrockImageModels:
     def __init__(
         self,
         settings: Settings,
+        budget: ProviderBudget,
         client: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
+        self._budget = budget
         self._client = client if client is not None else make_client(settings)
         self._sleep = sleep
 
     def generate(
-        self, plan: GenerationPlan, call: ModelCall, inputs: ModelInputs | None = None
+        self,
+        plan: GenerationPlan,
+        call: ModelCall,
+        window: CallWindow,
+        inputs: ModelInputs | None = None,
     ) -> list[Artifact]:
         body = build_body(plan, call, inputs)
-        response = self._invoke_with_retries(plan.model_id, body)
+        response = self._invoke_with_retries(plan.model_id, body, window)
         return parse_response(plan, call, response)
 
-    def _invoke_with_retries(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _invoke_with_retries(
+        self, model_id: str, body: dict[str, Any], window: CallWindow
+    ) -> dict[str, Any]:
         attempts = self._settings.bedrock_max_attempts
-        for attempt in range(1, attempts + 1):
+        failures = 0  # calls that failed for a reason other than the quota
+        throttled = 0
+        while True:
+            self._wait_for_budget(model_id, window, throttled)
             try:
-                return self._invoke(model_id, body)
+                response = self._invoke(model_id, body)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 message = exc.response.get("Error", {}).get("Message", "")
-                if code in RETRYABLE and attempt < attempts:
-                    delay = self._backoff(attempt)
+                if code == "ThrottlingException":
+                    # The fleet spends slower, and this call backs off on its own too, so
+                    # a quota that throttles everything is not hammered until the deadline.
+                    throttled += 1
+                    rate = self._budget.throttled(model_id)
+                    left = window.deadline - time.monotonic()
+                    delay = max(0.0, min(self._backoff(throttled), left))
                     log.warning(
-                        "bedrock call retried",
-                        extra={"error_type": code, "attempt": attempt, "delay_s": round(delay, 2)},
+                        "bedrock call throttled; waiting for the model's budget",
+                        extra={
+                            "model": model_id,
+                            "rate_per_minute": round(rate, 1),
+                            "delay_s": round(delay, 2),
+                        },
                     )
                     self._sleep(delay)
                     continue
-                raise _map_client_error(code, message, attempt) from exc
+                failures += 1
+                if code in RETRYABLE and failures < attempts:
+                    delay = self._backoff(failures)
+                    log.warning(
+                        "bedrock call retried",
+                        extra={"error_type": code, "attempt": failures, "delay_s": round(delay, 2)},
+                    )
+                    self._sleep(delay)
+                    continue
+                raise _map_client_error(code, message, failures) from exc
             except (EndpointConnectionError, ConnectTimeoutError) as exc:
-                if attempt < attempts:
-                    self._sleep(self._backoff(attempt))
+                failures += 1
+                if failures < attempts:
+                    self._sleep(self._backoff(failures))
                     continue
                 raise ServiceError(
                     errors.SERVICE_UNAVAILABLE,
                     "the model provider could not be reached",
-                    {"attempts": attempt},
+                    {"attempts": failures},
                 ) from exc
             except ReadTimeoutError as exc:
                 # Not retried: a second wait as long as the first rarely helps the caller.
@@ -110,7 +165,33 @@ class BedrockImageModels:
                 ) from exc
             except BotoCoreError as exc:
                 raise ServiceError(errors.GENERATION_FAILED, f"model call failed: {exc}") from exc
-        raise AssertionError("unreachable: the loop returns or raises")
+            self._budget.succeeded(model_id)
+            return response
+
+    def _wait_for_budget(self, model_id: str, window: CallWindow, throttled: int) -> None:
+        """Return when the budget grants this call; IMG203 when the deadline comes first."""
+        while True:
+            if window.stopped.is_set():
+                raise CallStopped()
+            grant = self._budget.try_acquire(model_id)
+            left = window.deadline - time.monotonic()
+            # A throttled call past the deadline is not sent again, even with a turn free.
+            if grant.granted and (throttled == 0 or left > 0):
+                return
+            if grant.wait_seconds > left or left <= 0:
+                raise ServiceError(
+                    errors.SERVICE_UNAVAILABLE,
+                    f"the job's deadline passed while it waited for {model_id}'s quota "
+                    f"({grant.rate_per_minute:.0f} calls a minute now)",
+                    {
+                        "provider_error": "ThrottlingException" if throttled else "QuotaWait",
+                        "quota_per_minute": round(grant.rate_per_minute, 1),
+                        "throttled_calls": throttled,
+                        "retry_after": max(1, round(grant.wait_seconds)),
+                    },
+                )
+            window.waited.set()
+            window.stopped.wait(min(grant.wait_seconds, _BUDGET_POLL_SECONDS))
 
     def _invoke(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._client.invoke_model(
@@ -130,7 +211,8 @@ class BedrockImageModels:
         """Exponential backoff with full jitter."""
         ceiling = min(
             self._settings.bedrock_backoff_cap_seconds,
-            self._settings.bedrock_backoff_base_seconds * 2 ** (attempt - 1),
+            # The exponent is bounded: a call throttled for an hour counts hundreds.
+            self._settings.bedrock_backoff_base_seconds * 2 ** min(attempt - 1, 30),
         )
         return random.uniform(0, ceiling)
 
@@ -148,7 +230,7 @@ def _map_client_error(code: str, message: str, attempts: int) -> ServiceError:
         )
     if code == "ModelTimeoutException":
         return ServiceError(errors.TIMEOUT, "the model timed out", {"provider_message": message})
-    if code in ("ThrottlingException", "ModelNotReadyException", "ServiceUnavailableException"):
+    if code in ("ModelNotReadyException", "ServiceUnavailableException"):
         return ServiceError(
             errors.SERVICE_UNAVAILABLE,
             "the model is unavailable or over capacity; try again later",

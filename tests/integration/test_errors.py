@@ -81,7 +81,6 @@ def test_content_filter_on_an_async_job_is_recorded_on_the_job(api):
     [
         ("trigger-error", 502, "IMG201"),
         ("trigger-timeout", 504, "IMG202"),
-        ("trigger-throttle", 503, "IMG203"),
         ("trigger-not-ready", 503, "IMG203"),
         ("trigger-unavailable", 503, "IMG203"),
     ],

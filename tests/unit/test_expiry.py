@@ -68,6 +68,7 @@ class Stores:
             queue=None,  # type: ignore[arg-type]
             webhook_policy=None,  # type: ignore[arg-type]
             webhook_master_secret="",
+            budget=None,  # type: ignore[arg-type]
         )
         return Sweeper(services)
 

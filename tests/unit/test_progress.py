@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 
 from imagegen.config import Settings
 from imagegen.generation import GenerationPlan, ModelCall, parse_request, plan_generation
+from imagegen.providers.bedrock import CallWindow
 from imagegen.providers.bodies import Artifact, ModelInputs
 from imagegen.records import PENDING, Job, parse_utc, utc_in, utc_now
 from imagegen.serializers import status_detail
@@ -29,7 +30,11 @@ class StaggeredModel:
     """Answers each call after its own delay: the second image 0.4 s after the first, etc."""
 
     def generate(
-        self, plan: GenerationPlan, call: ModelCall, inputs: ModelInputs | None = None
+        self,
+        plan: GenerationPlan,
+        call: ModelCall,
+        window: CallWindow,
+        inputs: ModelInputs | None = None,
     ) -> list[Artifact]:
         index = call.seed - plan.seed
         time.sleep(0.2 + 0.4 * index)
@@ -62,12 +67,14 @@ def test_progress_moves_per_image_and_the_estimate_appears_after_the_first(tmp_p
                 seen.append((detail["progress"], detail.get("estimated_time")))
             time.sleep(0.02)
 
-    watcher = threading.Thread(target=watch)
+    watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    with Lease(services.repository, job.job_id, run_id, 30) as lease:
-        images = _generate(services, StaggeredModel(), job, run_id, lease)
-    stop.set()
-    watcher.join()
+    try:
+        with Lease(services.repository, job.job_id, run_id, 30) as lease:
+            images = _generate(services, StaggeredModel(), job, run_id, lease)
+    finally:
+        stop.set()
+        watcher.join()
 
     # The last step (99: 3 of 3) may come too close to the end for the watcher to see it.
     assert [progress for progress, _ in seen][:3] == [0, 33, 66]

@@ -30,6 +30,9 @@ locals {
     IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS = "120"
     IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS = "0.5"
     IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS  = "8"
+    IMAGEGEN_BEDROCK_QUOTAS               = join(",", [for model, rpm in var.bedrock_quotas : "${model}=${rpm}"])
+    IMAGEGEN_BEDROCK_DEFAULT_RPM          = var.bedrock_default_rpm == null ? "" : tostring(var.bedrock_default_rpm)
+    IMAGEGEN_JOB_DEADLINE_SECONDS         = tostring(var.job_deadline_seconds)
     IMAGEGEN_METRICS_INTERVAL_SECONDS     = "60"
     IMAGEGEN_LOG_LEVEL                    = "INFO"
     IMAGEGEN_JOB_LEASE_SECONDS            = "30"

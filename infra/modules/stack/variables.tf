@@ -188,6 +188,34 @@ variable "bedrock_model_ids" {
   ]
 }
 
+variable "bedrock_quotas" {
+  description = "The account's Bedrock quota per model id, in requests a minute (Service Quotas: \"On-demand InvokeModel requests per minute for <model>\"); the workers share one budget per model (IMAGEGEN_BEDROCK_QUOTAS)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for rpm in values(var.bedrock_quotas) : rpm >= 1 && floor(rpm) == rpm])
+    error_message = "Each quota is a whole number of requests a minute, at least 1."
+  }
+}
+
+variable "bedrock_default_rpm" {
+  description = "The quota of a model bedrock_quotas does not list (IMAGEGEN_BEDROCK_DEFAULT_RPM); null: the workers learn it from throttling."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.bedrock_default_rpm == null || try(var.bedrock_default_rpm >= 1 && floor(var.bedrock_default_rpm) == var.bedrock_default_rpm, false)
+    error_message = "bedrock_default_rpm is a whole number of requests a minute, at least 1, or null."
+  }
+}
+
+variable "job_deadline_seconds" {
+  description = "How long after it was accepted a job may still wait for its model's quota (IMAGEGEN_JOB_DEADLINE_SECONDS)."
+  type        = number
+  default     = 3600
+}
+
 variable "default_model" {
   description = "Model used when a request names none (IMAGEGEN_DEFAULT_MODEL)."
   type        = string

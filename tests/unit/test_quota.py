@@ -1,0 +1,156 @@
+"""The shared model budget (imagegen.quota) against a real Redis: GCRA pacing, atomicity
+under concurrent callers in several processes, and the AIMD rate it learns."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from redis import Redis
+
+from imagegen.quota import (
+    DECREASE_COOLDOWN_MS,
+    DECREASE_FACTOR,
+    INCREASE_PER_CALL,
+    LEARNING_START_RPM,
+    MIN_RPM,
+    ModelQuotas,
+    ProviderBudget,
+    parse_quotas,
+)
+
+MODEL = "stability.stable-diffusion-xl-v1"
+
+
+@pytest.fixture
+def make_budget(redis_url: str) -> Callable[..., ProviderBudget]:
+    """Budgets in a region of the test's own, so tests never share one."""
+    region = f"test-{uuid.uuid4().hex}"
+
+    def make(quotas: dict[str, int] | None = None, default: int | None = None) -> ProviderBudget:
+        return ProviderBudget(Redis.from_url(redis_url), region, ModelQuotas(quotas or {}, default))
+
+    return make
+
+
+def test_calls_are_spaced_by_the_quota(make_budget):
+    budget = make_budget({MODEL: 600})  # one call every 100 ms
+    assert budget.try_acquire(MODEL).granted
+    refused = budget.try_acquire(MODEL)
+    assert not refused.granted
+    assert 0 < refused.wait_seconds <= 0.1
+    time.sleep(refused.wait_seconds + 0.01)
+    assert budget.try_acquire(MODEL).granted
+
+
+def test_models_and_regions_have_budgets_of_their_own(make_budget, redis_url):
+    budget = make_budget({MODEL: 1}, default=1)
+    assert budget.try_acquire(MODEL).granted
+    assert not budget.try_acquire(MODEL).granted
+    assert budget.try_acquire("amazon.nova-canvas-v1:0").granted
+    elsewhere = ProviderBudget(
+        Redis.from_url(redis_url), "us-west-2-" + uuid.uuid4().hex, ModelQuotas({MODEL: 1}, None)
+    )
+    assert elsewhere.try_acquire(MODEL).granted
+
+
+def _hammer(redis_url: str, region: str, seconds: float, results: multiprocessing.Queue) -> None:
+    budget = ProviderBudget(Redis.from_url(redis_url), region, ModelQuotas({MODEL: 1200}, None))
+    granted = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if budget.try_acquire(MODEL).granted:
+            granted += 1
+    results.put(granted)
+
+
+def test_concurrent_callers_in_several_processes_share_one_budget(redis_url):
+    """6 processes spinning on the budget for 2 s at 1200 a minute (one per 50 ms): together
+    they get the 40 the rate allows, give or take the edges, never 6 x 40."""
+    region = f"test-{uuid.uuid4().hex}"
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()
+    processes = [
+        context.Process(target=_hammer, args=(redis_url, region, 2.0, results)) for _ in range(6)
+    ]
+    for process in processes:
+        process.start()
+    counts = [results.get(timeout=30) for _ in processes]
+    for process in processes:
+        process.join(timeout=10)
+    # Processes start at different moments, so the window they share is a little under 2 s.
+    assert 30 <= sum(counts) <= 42, counts
+
+
+def test_a_throttle_cuts_the_rate_once_per_cooldown(make_budget):
+    budget = make_budget({MODEL: 600})
+    budget.try_acquire(MODEL)
+    assert budget.throttled(MODEL) == pytest.approx(600 * DECREASE_FACTOR)
+    # The other calls in flight come back throttled together: no further cut.
+    assert budget.throttled(MODEL) == pytest.approx(600 * DECREASE_FACTOR)
+    time.sleep(DECREASE_COOLDOWN_MS / 1000 + 0.05)
+    assert budget.throttled(MODEL) == pytest.approx(600 * DECREASE_FACTOR**2)
+
+
+def test_a_throttle_pauses_the_next_call(make_budget):
+    budget = make_budget({MODEL: 6000})
+    assert budget.try_acquire(MODEL).granted
+    time.sleep(0.02)
+    assert budget.try_acquire(MODEL).granted  # 10 ms apart at 6000 a minute
+    budget.throttled(MODEL)
+    assert not budget.try_acquire(MODEL).granted
+
+
+def test_success_raises_the_rate_up_to_the_configured_quota(make_budget):
+    budget = make_budget({MODEL: 600})
+    budget.throttled(MODEL)
+    cut = 600 * DECREASE_FACTOR
+    assert budget.succeeded(MODEL) == pytest.approx(cut + INCREASE_PER_CALL)
+    for _ in range(2000):  # far more than enough to climb back
+        budget.succeeded(MODEL)
+    assert budget.rate(MODEL) == pytest.approx(600)
+
+
+def test_the_rate_never_drops_below_the_minimum(make_budget, redis_url):
+    budget = make_budget({MODEL: 2})
+    redis = Redis.from_url(redis_url)
+    for _ in range(20):
+        redis.hdel(budget.key(MODEL), "cut_at")  # as if the cooldown had passed
+        budget.throttled(MODEL)
+    assert budget.rate(MODEL) == pytest.approx(MIN_RPM)
+
+
+def test_an_unconfigured_model_starts_at_the_learning_rate_and_learns_down(make_budget, redis_url):
+    budget = make_budget()
+    assert budget.try_acquire(MODEL).rate_per_minute == pytest.approx(LEARNING_START_RPM)
+    assert budget.throttled(MODEL) == pytest.approx(LEARNING_START_RPM * DECREASE_FACTOR)
+    # Unconfigured, growth is not capped at the starting rate.
+    Redis.from_url(redis_url).hset(budget.key(MODEL), "rate", str(LEARNING_START_RPM))
+    assert budget.succeeded(MODEL) > LEARNING_START_RPM
+
+
+def test_a_lower_configured_quota_caps_a_rate_learned_before(make_budget):
+    make_budget({MODEL: 600}).try_acquire(MODEL)
+    # The same region's budget, read by a worker configured with a lower quota.
+    assert make_budget({MODEL: 60}).try_acquire(MODEL).rate_per_minute == pytest.approx(60)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", {}),
+        ("stability.stable-diffusion-xl-v1=120", {MODEL: 120}),
+        (" a=1 , amazon.nova-canvas-v1:0=100 ,", {"a": 1, "amazon.nova-canvas-v1:0": 100}),
+    ],
+)
+def test_quotas_parse(text, expected):
+    assert parse_quotas(text) == expected
+
+
+@pytest.mark.parametrize("text", ["sdxl", "=5", "a=", "a=0", "a=-1", "a=1.5", "a=١٢"])
+def test_malformed_quotas_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_quotas(text)
