@@ -36,6 +36,9 @@ DECREASE_FACTOR = 0.9
 INCREASE_PER_CALL = 0.05
 # Calls in flight when the quota was hit come back throttled together: one cut for them.
 DECREASE_COOLDOWN_MS = 2000
+# A cut never takes the rate below this share of what the provider admitted over the last
+# minute: a quota just shown to allow that many calls is not worth probing far below.
+ADMITTED_FLOOR_SHARE = 0.95
 # A learned rate never drops below this (calls a minute): a model that throttles everything
 # is still tried now and then.
 MIN_RPM = 1.0
@@ -47,54 +50,59 @@ LEARNING_MAX_RPM = 10_000.0
 # Budgets nobody draws from are forgotten after this (a model no longer used).
 IDLE_EXPIRY_MS = 3_600_000
 
-# KEYS[1]: the budget hash {tat, rate, cut_at}. ARGV: ceiling, start rate, burst.
-# Returns {granted (0/1), wait in ms, current rate as a string}.
-_ACQUIRE = """
-local now_parts = redis.call('TIME')
-local now = now_parts[1] * 1000 + math.floor(now_parts[2] / 1000)
-local ceiling = tonumber(ARGV[1])
-local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or ARGV[2])
-if rate > ceiling then rate = ceiling end
-local interval = 60000 / rate
-local burst = tonumber(ARGV[3])
-local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local earliest = new_tat - burst * interval
-if earliest > now then
-  return {0, math.ceil(earliest - now), tostring(rate)}
+# One script for the three operations, so they share how the budget is read and written.
+# KEYS[1]: the budget hash: tat (the next call's theoretical arrival time, ms), rate (calls a
+# minute), cut_at (the last cut, ms), and the calls the provider admitted in this minute
+# and the one before (win: the minute's number, cnt, prev).
+# ARGV: operation, ceiling, start rate, expiry ms, then the operation's own:
+#   acquire: burst -> {granted 0/1, wait ms, rate}
+#   succeeded: increase per call -> rate
+#   throttled: factor, minimum, cooldown ms, floor share -> rate
+_BUDGET = """
+local key, op = KEYS[1], ARGV[1]
+local ceiling, start, expiry = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local h = redis.call('HMGET', key, 'tat', 'rate', 'cut_at', 'win', 'cnt', 'prev')
+local tat = math.max(tonumber(h[1]) or now, now)
+local rate = math.min(tonumber(h[2]) or start, ceiling)
+local cut_at = tonumber(h[3]) or 0
+local minute = math.floor(now / 60000)
+local win, cnt, prev = tonumber(h[4]) or minute, tonumber(h[5]) or 0, tonumber(h[6]) or 0
+if minute ~= win then
+  if minute == win + 1 then prev = cnt else prev = 0 end
+  cnt, win = 0, minute
 end
-redis.call('HSET', KEYS[1], 'tat', tostring(new_tat), 'rate', tostring(rate))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {1, 0, tostring(rate)}
-"""
-
-# KEYS[1]: the budget. ARGV: ceiling, start rate, factor, minimum, cooldown ms, expiry ms.
-_THROTTLED = """
-local now_parts = redis.call('TIME')
-local now = now_parts[1] * 1000 + math.floor(now_parts[2] / 1000)
-local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or ARGV[2])
-local cut_at = tonumber(redis.call('HGET', KEYS[1], 'cut_at') or 0)
-if now - cut_at >= tonumber(ARGV[5]) then
-  rate = math.max(tonumber(ARGV[4]), math.min(rate, tonumber(ARGV[1])) * tonumber(ARGV[3]))
-  -- The next call waits one new interval: the provider just said the budget is spent.
-  local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or now)
-  if tat < now then tat = now end
-  redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'cut_at', tostring(now),
-             'tat', tostring(tat + 60000 / rate))
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local result
+if op == 'acquire' then
+  local interval = 60000 / rate
+  local earliest = tat + interval - tonumber(ARGV[5]) * interval
+  if earliest > now then
+    return {0, math.ceil(earliest - now), tostring(rate)}
+  end
+  tat = tat + interval
+  result = {1, 0, tostring(rate)}
+elseif op == 'succeeded' then
+  cnt = cnt + 1
+  rate = math.min(ceiling, rate + tonumber(ARGV[5]))
+  result = tostring(rate)
+else
+  if now - cut_at >= tonumber(ARGV[7]) then
+    -- What the provider admitted over the last minute (a sliding estimate from two
+    -- minutes' counts) is a rate its quota surely allows: never cut far below it.
+    local admitted = cnt + prev * (1 - (now % 60000) / 60000)
+    rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]), admitted * tonumber(ARGV[8]))
+    rate = math.min(rate, ceiling)
+    cut_at = now
+    -- The next call waits one new interval: the provider just said the budget is spent.
+    tat = tat + 60000 / rate
+  end
+  result = tostring(rate)
 end
-return tostring(rate)
-"""
-
-# KEYS[1]: the budget. ARGV: ceiling, start rate, increase per call, expiry ms.
-_SUCCEEDED = """
-local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or ARGV[2])
-local ceiling = tonumber(ARGV[1])
-rate = math.min(ceiling, rate + tonumber(ARGV[3]))
-redis.call('HSET', KEYS[1], 'rate', tostring(rate))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return tostring(rate)
+redis.call('HSET', key, 'tat', tostring(tat), 'rate', tostring(rate), 'cut_at',
+           tostring(cut_at), 'win', win, 'cnt', cnt, 'prev', prev)
+redis.call('PEXPIRE', key, expiry)
+return result
 """
 
 
@@ -142,9 +150,7 @@ class ProviderBudget:
         self._region = region
         self._quotas = quotas
         self._burst = burst
-        self._acquire: Any = redis.register_script(_ACQUIRE)
-        self._throttled: Any = redis.register_script(_THROTTLED)
-        self._succeeded: Any = redis.register_script(_SUCCEEDED)
+        self._script: Any = redis.register_script(_BUDGET)
 
     def key(self, model_id: str) -> str:
         return f"imagegen:quota:{self._region}:{model_id}"
@@ -158,23 +164,32 @@ class ProviderBudget:
 
     def try_acquire(self, model_id: str) -> Grant:
         """Take one call from the budget if it has one now."""
-        ceiling, start = self._limits(model_id)
-        granted, wait_ms, rate = self._acquire(
-            keys=[self.key(model_id)], args=[ceiling, start, self._burst, IDLE_EXPIRY_MS]
-        )
+        granted, wait_ms, rate = self._run(model_id, "acquire", self._burst)
         return Grant(bool(granted), int(wait_ms) / 1000, float(rate))
 
     def throttled(self, model_id: str) -> float:
         """The provider throttled a call: spend slower. Returns the new rate."""
-        ceiling, start = self._limits(model_id)
-        args = [ceiling, start, DECREASE_FACTOR, MIN_RPM, DECREASE_COOLDOWN_MS, IDLE_EXPIRY_MS]
-        return float(self._throttled(keys=[self.key(model_id)], args=args))
+        return float(
+            self._run(
+                model_id,
+                "throttled",
+                DECREASE_FACTOR,
+                MIN_RPM,
+                DECREASE_COOLDOWN_MS,
+                ADMITTED_FLOOR_SHARE,
+            )
+        )
 
     def succeeded(self, model_id: str) -> float:
         """A call went through: spend a little faster, up to the quota. Returns the rate."""
+        return float(self._run(model_id, "succeeded", INCREASE_PER_CALL))
+
+    def _run(self, model_id: str, operation: str, *args: float) -> Any:
         ceiling, start = self._limits(model_id)
-        args = [ceiling, start, INCREASE_PER_CALL, IDLE_EXPIRY_MS]
-        return float(self._succeeded(keys=[self.key(model_id)], args=args))
+        return self._script(
+            keys=[self.key(model_id)],
+            args=[operation, ceiling, start, IDLE_EXPIRY_MS, *args],
+        )
 
     def rate(self, model_id: str) -> float | None:
         """The rate the fleet spends this model's budget at now (None: not used lately)."""

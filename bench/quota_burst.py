@@ -1,0 +1,89 @@
+"""Benchmark: a burst of jobs against a model quota loses nothing and uses the quota.
+
+For each scenario: a fresh Redis, the local model endpoint admitting QUOTA calls a minute
+(LOCALBEDROCK_RPM, a rolling minute, beyond which it answers ThrottlingException, as
+Bedrock does) at a fixed latency, one worker container with 16 slots and the API; then
+JOBS async n=1 SDXL jobs at once, and the time until every one has finished.
+Scenarios: the service told the real quota; told five times too much (it must learn it).
+Run: .venv/bin/python -m bench.quota_burst
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+
+from bench.stack import local_stack
+
+SDXL = "stability.stable-diffusion-xl-v1"
+QUOTA = 120  # calls a minute
+LATENCY_MS = 500
+JOBS = 300
+SCENARIOS = {"told the quota": QUOTA, "told 5x the quota": 5 * QUOTA}
+
+
+def run(configured: int) -> dict[str, float]:
+    model_env = {"LOCALBEDROCK_LATENCY_MS": str(LATENCY_MS), "LOCALBEDROCK_RPM": str(QUOTA)}
+    settings = {
+        "IMAGEGEN_WORKER_CONCURRENCY": "16",
+        "IMAGEGEN_BEDROCK_QUOTAS": f"{SDXL}={configured}",
+        "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "30",
+        "IMAGEGEN_JOB_DEADLINE_SECONDS": "3600",
+        "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS": "0.5",
+        "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS": "8",
+    }
+    with local_stack(model_env, settings) as stack:
+        session = requests.Session()
+        session.headers.update(stack.headers)
+        started = time.monotonic()
+        job_ids = [
+            session.post(
+                f"{stack.base_url}/v1/images/generations",
+                json={"prompt": f"burst {i}", "model": SDXL, "async": True},
+                timeout=30,
+            ).json()["job_id"]
+            for i in range(JOBS)
+        ]
+        outcomes: dict[str, str] = {}
+        while len(outcomes) < JOBS:
+            for job_id in job_ids:
+                if job_id in outcomes:
+                    continue
+                job = session.get(f"{stack.base_url}/v1/jobs/{job_id}", timeout=30).json()["job"]
+                if job["status"]["status"] in ("completed", "failed", "cancelled"):
+                    outcomes[job_id] = job["status"]["status"]
+            time.sleep(0.5)
+        wall = time.monotonic() - started
+        # The endpoint's log has every call (its /_local/requests only the last 500).
+        lines = stack.model_log.read_text(encoding="utf-8").splitlines()
+        calls = [json.loads(line) for line in lines if line.startswith('{"request_id"')]
+        throttled = sum(1 for c in calls if c["error_type"] == "ThrottlingException")
+        return {
+            "completed": sum(1 for o in outcomes.values() if o == "completed"),
+            "failed": sum(1 for o in outcomes.values() if o != "completed"),
+            "wall_s": wall,
+            "calls": len(calls),
+            "throttled": throttled,
+        }
+
+
+def main() -> None:
+    ideal = JOBS / QUOTA * 60
+    print(f"{JOBS} async n=1 {SDXL} jobs; endpoint quota {QUOTA}/min, latency {LATENCY_MS} ms;")
+    print(f"ideal wall time at the quota: {ideal:.0f} s (jobs / quota)")
+    print("| scenario | completed | failed | wall s | quota used | calls | throttled |")
+    print("|---|---|---|---|---|---|---|")
+    for name, configured in SCENARIOS.items():
+        r = run(configured)
+        print(
+            f"| {name} ({configured}/min) | {r['completed']:.0f} | {r['failed']:.0f} "
+            f"| {r['wall_s']:.1f} | {ideal / r['wall_s']:.0%} | {r['calls']:.0f} "
+            f"| {r['throttled']:.0f} ({r['throttled'] / r['calls']:.1%}) |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

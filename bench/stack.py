@@ -1,0 +1,59 @@
+"""The whole service on this machine for a benchmark: a fresh Redis, the local model
+endpoint, one worker container and the API, and an API key for them."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.conftest import (
+    GUNICORN,
+    PYTHON,
+    free_port,
+    service_env,
+    start_localbedrock,
+    start_process,
+    wait_until,
+)
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    base_url: str
+    model_endpoint: str
+    headers: dict[str, str]  # the API key's
+    model_log: Path  # localbedrock's log: one JSON line per call, its status and error
+
+
+@contextmanager
+def local_stack(model_env: dict[str, str], settings: dict[str, str]) -> Iterator[BenchStack]:
+    """model_env configures localbedrock; settings override the tests' service settings."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    redis_port = free_port()
+    redis = start_process(
+        ["redis-server", "--port", str(redis_port), "--save", ""], {}, workdir / "redis.log"
+    )
+    endpoint, localbedrock = start_localbedrock(workdir, model_env)
+    api_port = free_port()
+    env = service_env(workdir, f"redis://127.0.0.1:{redis_port}/0", endpoint, api_port)
+    env.update(settings)
+    worker = start_process([PYTHON, "-m", "worker"], env, workdir / "worker.log")
+    api = start_process(
+        [GUNICORN, "-c", "gunicorn.conf.py", "app.wsgi:app"], env, workdir / "api.log"
+    )
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_until(lambda: requests.get(f"{base}/healthz", timeout=1).ok, what="the API")
+        from imagegen import keys
+        from imagegen.storage.sqlite import SqliteRepository
+
+        key = keys.create_key(SqliteRepository(workdir / "imagegen.sqlite3"), "bench", "bench")
+        yield BenchStack(base, endpoint, {"Authorization": f"Bearer {key}"}, localbedrock.log_path)
+    finally:
+        for process in (api, worker, localbedrock, redis):
+            process.stop()
