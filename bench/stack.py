@@ -31,8 +31,11 @@ class BenchStack:
 
 
 @contextmanager
-def local_stack(model_env: dict[str, str], settings: dict[str, str]) -> Iterator[BenchStack]:
-    """model_env configures localbedrock; settings override the tests' service settings."""
+def local_stack(
+    model_env: dict[str, str], settings: dict[str, str], workers: int = 1
+) -> Iterator[BenchStack]:
+    """model_env configures localbedrock; settings override the tests' service settings;
+    workers is how many worker containers (processes started as the container starts)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     redis_port = free_port()
     redis = start_process(
@@ -42,7 +45,10 @@ def local_stack(model_env: dict[str, str], settings: dict[str, str]) -> Iterator
     api_port = free_port()
     env = service_env(workdir, f"redis://127.0.0.1:{redis_port}/0", endpoint, api_port)
     env.update(settings)
-    worker = start_process([PYTHON, "-m", "worker"], env, workdir / "worker.log")
+    worker_processes = [
+        start_process([PYTHON, "-m", "worker"], env, workdir / f"worker-{index}.log")
+        for index in range(workers)
+    ]
     api = start_process(
         [GUNICORN, "-c", "gunicorn.conf.py", "app.wsgi:app"], env, workdir / "api.log"
     )
@@ -55,5 +61,5 @@ def local_stack(model_env: dict[str, str], settings: dict[str, str]) -> Iterator
         key = keys.create_key(SqliteRepository(workdir / "imagegen.sqlite3"), "bench", "bench")
         yield BenchStack(base, endpoint, {"Authorization": f"Bearer {key}"}, localbedrock.log_path)
     finally:
-        for process in (api, worker, localbedrock, redis):
+        for process in (api, *worker_processes, localbedrock, redis):
             process.stop()
