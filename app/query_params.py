@@ -20,6 +20,7 @@ from imagegen import errors
 from imagegen.errors import ServiceError
 
 _METHODS = ("get", "put", "post", "delete", "patch")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 # Flask writes a path variable as <name> or <converter:name>; OpenAPI as {name}.
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
@@ -40,6 +41,14 @@ def refuse_unknown_query_parameters() -> None:
             f"unknown query parameter {unknown[0]!r} (this route takes: {allowed})",
             {"parameter": unknown[0], "allowed": sorted(declared)},
         )
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """raw as an integer from low to high, or None. ASCII digits only: str.isdigit() also
+    takes "²" and "①", which int() refuses, and fullwidth digits, which int() quietly reads."""
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        return None
+    return int(raw)
 
 
 @cache

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import time
 
-import requests
-
 from bench.stack import local_stack
 
 SDXL = "stability.stable-diffusion-xl-v1"
@@ -35,34 +33,16 @@ def run(configured: int) -> dict[str, float]:
         "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS": "8",
     }
     with local_stack(model_env, settings) as stack:
-        session = requests.Session()
-        session.headers.update(stack.headers)
         started = time.monotonic()
-        job_ids = [
-            session.post(
-                f"{stack.base_url}/v1/images/generations",
-                json={"prompt": f"burst {i}", "model": SDXL, "async": True},
-                timeout=30,
-            ).json()["job_id"]
-            for i in range(JOBS)
-        ]
-        outcomes: dict[str, str] = {}
-        while len(outcomes) < JOBS:
-            for job_id in job_ids:
-                if job_id in outcomes:
-                    continue
-                job = session.get(f"{stack.base_url}/v1/jobs/{job_id}", timeout=30).json()["job"]
-                if job["status"]["status"] in ("completed", "failed", "cancelled"):
-                    outcomes[job_id] = job["status"]["status"]
-            time.sleep(0.5)
+        outcomes = stack.run_async_jobs(SDXL, [f"burst {i}" for i in range(JOBS)])
         wall = time.monotonic() - started
         # The endpoint's log has every call (its /_local/requests only the last 500).
         lines = stack.model_log.read_text(encoding="utf-8").splitlines()
         calls = [json.loads(line) for line in lines if line.startswith('{"request_id"')]
         throttled = sum(1 for c in calls if c["error_type"] == "ThrottlingException")
         return {
-            "completed": sum(1 for o in outcomes.values() if o == "completed"),
-            "failed": sum(1 for o in outcomes.values() if o != "completed"),
+            "completed": outcomes.count("completed"),
+            "failed": len(outcomes) - outcomes.count("completed"),
             "wall_s": wall,
             "calls": len(calls),
             "throttled": throttled,

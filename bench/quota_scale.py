@@ -11,7 +11,6 @@ Run: .venv/bin/python -m bench.quota_scale
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import requests
@@ -34,32 +33,15 @@ def run(containers: int) -> dict[str, float]:
         "IMAGEGEN_JOB_DEADLINE_SECONDS": "3600",
     }
     with local_stack(model_env, settings, workers=containers) as stack:
-        session = requests.Session()
-        session.headers.update(stack.headers)
-        job_ids = [
-            session.post(
-                f"{stack.base_url}/v1/images/generations",
-                json={"prompt": f"scale {i}", "model": SDXL, "async": True},
-                timeout=30,
-            ).json()["job_id"]
-            for i in range(JOBS)
-        ]
-        outcomes: dict[str, str] = {}
-        while len(outcomes) < JOBS:
-            for job_id in job_ids:
-                if job_id not in outcomes:
-                    job = session.get(f"{stack.base_url}/v1/jobs/{job_id}", timeout=30).json()
-                    if job["job"]["status"]["status"] in ("completed", "failed", "cancelled"):
-                        outcomes[job_id] = job["job"]["status"]["status"]
-            time.sleep(0.5)
+        outcomes = stack.run_async_jobs(SDXL, [f"scale {i}" for i in range(JOBS)])
         calls = requests.get(f"{stack.model_endpoint}/_local/requests", timeout=10).json()
         calls = calls["requests"]
         assert len(calls) < 500, "the endpoint keeps the last 500 calls: fewer jobs"
         admitted = sorted(datetime.fromisoformat(c["time"]) for c in calls if c["status"] == 200)
         span = (admitted[-1] - admitted[0]).total_seconds()
         return {
-            "completed": sum(1 for o in outcomes.values() if o == "completed"),
-            "failed": sum(1 for o in outcomes.values() if o != "completed"),
+            "completed": outcomes.count("completed"),
+            "failed": len(outcomes) - outcomes.count("completed"),
             # Admitted calls a second from the first to the last: submitting is not counted.
             "per_second": (len(admitted) - 1) / span,
             "throttled": len(calls) - len(admitted),

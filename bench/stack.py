@@ -4,6 +4,7 @@ endpoint, one worker container and the API, and an API key for them."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,29 @@ class BenchStack:
     model_endpoint: str
     headers: dict[str, str]  # the API key's
     model_log: Path  # localbedrock's log: one JSON line per call, its status and error
+
+    def run_async_jobs(self, model: str, prompts: list[str]) -> list[str]:
+        """Submit one async n=1 job per prompt at once; their final statuses, once all ended."""
+        session = requests.Session()
+        session.headers.update(self.headers)
+        job_ids = [
+            session.post(
+                f"{self.base_url}/v1/images/generations",
+                json={"prompt": prompt, "model": model, "async": True},
+                timeout=30,
+            ).json()["job_id"]
+            for prompt in prompts
+        ]
+        outcomes: dict[str, str] = {}
+        while len(outcomes) < len(job_ids):
+            for job_id in job_ids:
+                if job_id not in outcomes:
+                    job = session.get(f"{self.base_url}/v1/jobs/{job_id}", timeout=30).json()
+                    status = job["job"]["status"]["status"]
+                    if status in ("completed", "failed", "cancelled"):
+                        outcomes[job_id] = status
+            time.sleep(0.5)
+        return list(outcomes.values())
 
 
 @contextmanager

@@ -47,6 +47,9 @@ MIN_RPM = 1.0
 # growth finds a higher one in minutes.
 LEARNING_START_RPM = 120.0
 LEARNING_MAX_RPM = 10_000.0
+# Calls that may go at once beyond the even spacing. One: a quota counted per rolling minute
+# is exceeded by any burst on top of the rate.
+BURST_CALLS = 1
 # Budgets nobody draws from are forgotten after this (a model no longer used).
 IDLE_EXPIRY_MS = 3_600_000
 
@@ -133,23 +136,22 @@ def parse_quotas(text: str) -> dict[str, int]:
         entry = entry.strip()
         if not entry:
             continue
-        model_id, sep, rpm = entry.rpartition("=")
-        if not sep or not model_id.strip() or not rpm.strip().isascii() or not rpm.isdigit():
+        model_id, sep, rpm = (part.strip() for part in entry.rpartition("="))
+        if not sep or not model_id or not rpm.isascii() or not rpm.isdigit():
             raise ValueError(f"{entry!r} is not model-id=requests-per-minute")
         if int(rpm) < 1:
             raise ValueError(f"{entry!r}: the quota must be at least 1 request a minute")
-        quotas[model_id.strip()] = int(rpm)
+        quotas[model_id] = int(rpm)
     return quotas
 
 
 class ProviderBudget:
     """The fleet's shared budget of model calls, one per (region, model)."""
 
-    def __init__(self, redis: Redis, region: str, quotas: ModelQuotas, burst: int = 1) -> None:
+    def __init__(self, redis: Redis, region: str, quotas: ModelQuotas) -> None:
         self._redis = redis
         self._region = region
         self._quotas = quotas
-        self._burst = burst
         self._script: Any = redis.register_script(_BUDGET)
 
     def key(self, model_id: str) -> str:
@@ -164,7 +166,7 @@ class ProviderBudget:
 
     def try_acquire(self, model_id: str) -> Grant:
         """Take one call from the budget if it has one now."""
-        granted, wait_ms, rate = self._run(model_id, "acquire", self._burst)
+        granted, wait_ms, rate = self._run(model_id, "acquire", BURST_CALLS)
         return Grant(bool(granted), int(wait_ms) / 1000, float(rate))
 
     def throttled(self, model_id: str) -> float:

@@ -26,6 +26,7 @@ from werkzeug.routing import BaseConverter
 from app import services
 from app.auth import require_api_key
 from app.json_body import json_body
+from app.query_params import whole_number
 from imagegen import errors, library
 from imagegen.errors import ServiceError
 from imagegen.records import (
@@ -62,8 +63,6 @@ def _register_converter(state: Any) -> None:
 
 
 bp.before_request(require_api_key)
-
-_DIGITS = re.compile(r"[0-9]{1,9}")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -124,15 +123,13 @@ def list_images() -> ResponseReturnValue:
 def _query_from_args() -> ImageQuery:
     statuses = _list_arg("status")
     # "status=" names no status: it is a mistake, not a way to ask for every one.
-    if "status" in request.args and not statuses:
-        statuses = [""]
-    for status in statuses:
-        if status not in LIBRARY_STATUSES:
-            raise _invalid(
-                "status",
-                f"status must be {' or '.join(LIBRARY_STATUSES)} (deleted images are not listed)",
-                allowed=list(LIBRARY_STATUSES),
-            )
+    named_none = "status" in request.args and not statuses
+    if named_none or any(status not in LIBRARY_STATUSES for status in statuses):
+        raise _invalid(
+            "status",
+            f"status must be {' or '.join(LIBRARY_STATUSES)} (deleted images are not listed)",
+            allowed=list(LIBRARY_STATUSES),
+        )
     image_type = request.args.get("image_type")
     if image_type is not None and image_type not in IMAGE_TYPES:
         raise _invalid(
@@ -197,11 +194,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses, and
-    # fullwidth digits, which int() quietly reads.
-    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+    value = whole_number(raw, low, high)
+    if value is None:
         raise _invalid(name, f"{name} must be an integer from {low} to {high}")
-    return int(raw)
+    return value
 
 
 _OFFSET_WITHOUT_PLUS = re.compile(r" (\d{2}(:?\d{2})?)$")
@@ -233,8 +229,8 @@ def _timestamp_arg(name: str, end_of_day: bool) -> str | None:
 
 
 # A cursor carries where the next page starts (the repository's next_after), how many images
-# come before it and the page size (for the page number), and what it lists: used with other filters or
-# another order it would start at a meaningless place, so that is refused.
+# come before it and the page size (for the page number), and what it lists: used with
+# other filters or another order it would start at a meaningless place, so that is refused.
 
 
 def _filters_hash(query: ImageQuery) -> str:

@@ -10,7 +10,6 @@ Both answer 409 when the job is in no state for it.
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from app import services
 from app.auth import require_api_key
 from app.errors import error_response
+from app.query_params import whole_number
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done
@@ -29,8 +29,6 @@ from imagegen.serializers import get_job_response
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
-
-_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 @bp.get("/jobs/<job_id>")
@@ -155,15 +153,14 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses, and
-    # fullwidth digits, which int() quietly reads.
-    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+    value = whole_number(raw, low, high)
+    if value is None:
         raise ServiceError(
             errors.INVALID_PARAMETERS,
             f"{name} must be an integer from {low} to {high}",
             {"parameter": name},
         )
-    return int(raw)
+    return value
 
 
 def _owned_job(job_id: str) -> Job:

@@ -173,22 +173,16 @@ class BedrockImageModels:
         while True:
             if window.stopped.is_set():
                 raise CallStopped()
-            grant = self._budget.try_acquire(model_id)
             left = window.deadline - time.monotonic()
-            # A throttled call past the deadline is not sent again, even with a turn free.
-            if grant.granted and (throttled == 0 or left > 0):
+            # A throttled call past the deadline is not sent again: no turn is taken for it.
+            if throttled and left <= 0:
+                raise _deadline_passed(model_id, throttled, 0.0, self._budget.rate(model_id))
+            grant = self._budget.try_acquire(model_id)
+            if grant.granted:
                 return
-            if grant.wait_seconds > left or left <= 0:
-                raise ServiceError(
-                    errors.SERVICE_UNAVAILABLE,
-                    f"the job's deadline passed while it waited for {model_id}'s quota "
-                    f"({grant.rate_per_minute:.0f} calls a minute now)",
-                    {
-                        "provider_error": "ThrottlingException" if throttled else "QuotaWait",
-                        "quota_per_minute": round(grant.rate_per_minute, 1),
-                        "throttled_calls": throttled,
-                        "retry_after": max(1, round(grant.wait_seconds)),
-                    },
+            if grant.wait_seconds > left:
+                raise _deadline_passed(
+                    model_id, throttled, grant.wait_seconds, grant.rate_per_minute
                 )
             window.waited.set()
             window.stopped.wait(min(grant.wait_seconds, _BUDGET_POLL_SECONDS))
@@ -215,6 +209,22 @@ class BedrockImageModels:
             self._settings.bedrock_backoff_base_seconds * 2 ** min(attempt - 1, 30),
         )
         return random.uniform(0, ceiling)
+
+
+def _deadline_passed(
+    model_id: str, throttled: int, wait_seconds: float, rate: float | None
+) -> ServiceError:
+    rate_text = "unknown" if rate is None else f"{rate:.0f} calls a minute now"
+    return ServiceError(
+        errors.SERVICE_UNAVAILABLE,
+        f"the job's deadline passed while it waited for {model_id}'s quota ({rate_text})",
+        {
+            "provider_error": "ThrottlingException" if throttled else "QuotaWait",
+            "quota_per_minute": None if rate is None else round(rate, 1),
+            "throttled_calls": throttled,
+            "retry_after": max(1, round(wait_seconds)),
+        },
+    )
 
 
 def _map_client_error(code: str, message: str, attempts: int) -> ServiceError:

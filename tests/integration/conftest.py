@@ -16,11 +16,16 @@ from tests.conftest import ROOT, Stack, Tenant
 from tests.integration.webhook_receiver import receiver  # noqa: F401 - a fixture
 
 
-@pytest.fixture(scope="session")
-def openapi(stack: Stack) -> OpenAPI:
+def openapi_for(stack: Stack) -> OpenAPI:
+    """The OpenAPI document, served from the stack's address, to check answers against."""
     document = yaml.safe_load((ROOT / "app" / "openapi.yaml").read_text(encoding="utf-8"))
     document["servers"] = [{"url": stack.base_url}]
     return OpenAPI.from_dict(document)
+
+
+@pytest.fixture(scope="session")
+def openapi(stack: Stack) -> OpenAPI:
+    return openapi_for(stack)
 
 
 class Api:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from imagegen.signing import UrlSigner
 from tests.conftest import Stack
 from tests.integration.conftest import Api
 from tests.integration.images import b64, encode, scene
+from tests.integration.raw_http import connect, read_head
 
 SURROGATE = "\ud800"
 # The five routes that take a JSON body, with a valid body for each.
@@ -225,9 +225,8 @@ def test_batch_requests_that_are_not_objects_are_refused(api: Api, item: Any) ->
 
 def test_a_chunked_body_over_the_limit_is_413(api: Api, stack: Stack) -> None:
     """No Content-Length to check up front: the limit holds while the body is read."""
-    address = urlsplit(stack.base_url)
     chunk = b"a" * (64 * 1024)
-    with socket.create_connection((address.hostname, address.port), timeout=30) as conn:
+    with connect(stack, timeout=30) as conn:
         conn.sendall(
             b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
             b"Authorization: " + api.session.headers["Authorization"].encode() + b"\r\n"
@@ -241,12 +240,7 @@ def test_a_chunked_body_over_the_limit_is_413(api: Api, stack: Stack) -> None:
             conn.sendall(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed before the body ended: as it may
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            data = conn.recv(65536)
-            if not data:
-                break
-            answer += data
+        answer = read_head(conn)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"application/json" in answer.split(b"\r\n\r\n")[0]
     assert api.request("GET", "/healthz").status_code == 200

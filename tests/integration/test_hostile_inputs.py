@@ -4,7 +4,6 @@ IMG code, through both routes that take images, and the API and worker keep serv
 from __future__ import annotations
 
 import io
-import socket
 import struct
 import time
 import zlib
@@ -14,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.integration.images import b64, encode, left_half_mask, scene
+from tests.integration.raw_http import connect, read_head
 
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the stack's IMAGEGEN_MAX_IMAGE_BYTES
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # its IMAGEGEN_MAX_IMAGE_REQUEST_BYTES
@@ -137,7 +137,7 @@ def test_a_file_over_the_image_limit_is_413(api, too_big):
 def test_an_oversized_request_is_refused_before_its_body_is_sent(api, stack, tenant):
     """Only the headers and a few bytes go out; the 413 must come back anyway."""
     address = urlsplit(stack.base_url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+    with connect(stack, timeout=10) as conn:
         conn.sendall(
             b"POST /v1/uploads HTTP/1.1\r\n"
             + f"Host: {address.netloc}\r\n".encode()
@@ -146,12 +146,7 @@ def test_an_oversized_request_is_refused_before_its_body_is_sent(api, stack, ten
             + f"Content-Length: {MAX_REQUEST_BYTES * 10}\r\n\r\n".encode()
             + b"--x\r\n"
         )
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            received += chunk
+        received = read_head(conn)
     status_line = received.split(b"\r\n", 1)[0]
     assert b" 413 " in status_line, received[:200]
     assert_still_serving(api)

@@ -11,11 +11,9 @@ from itertools import pairwise
 
 import pytest
 import requests
-import yaml
-from openapi_core import OpenAPI
 
-from tests.conftest import PYTHON, ROOT, Process, Stack, make_tenant, run_own_stack, start_process
-from tests.integration.conftest import Api
+from tests.conftest import PYTHON, Process, Stack, make_tenant, run_own_stack, start_process
+from tests.integration.conftest import Api, openapi_for
 
 SDXL = "stability.stable-diffusion-xl-v1"
 SDXL_QUOTA = 120  # calls a minute: one every 0.5 s
@@ -48,10 +46,8 @@ def second_worker(quota_stack: Stack) -> Iterator[Process]:
 
 @pytest.fixture(scope="module")
 def quota_api(quota_stack: Stack) -> Api:
-    document = yaml.safe_load((ROOT / "app" / "openapi.yaml").read_text(encoding="utf-8"))
-    document["servers"] = [{"url": quota_stack.base_url}]
     tenant = make_tenant(quota_stack, "tenant-quota", "quinn")
-    return Api(quota_stack, tenant, OpenAPI.from_dict(document))
+    return Api(quota_stack, tenant, openapi_for(quota_stack))
 
 
 def _calls(stack: Stack) -> list[dict]:

@@ -14,17 +14,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
-from openapi_core import OpenAPI
 
 from imagegen.services import REDIS_SOCKET_TIMEOUT_SECONDS
 from tests.conftest import (
-    ROOT,
     Stack,
     make_tenant,
     run_own_stack,
 )
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, openapi_for
 
 MODEL_SECONDS = 7.0
 SYNC_WAIT_SECONDS = 15
@@ -46,10 +43,8 @@ def slow_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iter
 
 @pytest.fixture(scope="module")
 def slow_api(slow_stack: Stack) -> Api:
-    document = yaml.safe_load((ROOT / "app" / "openapi.yaml").read_text(encoding="utf-8"))
-    document["servers"] = [{"url": slow_stack.base_url}]
     tenant = make_tenant(slow_stack, "tenant-slow", "sam")
-    return Api(slow_stack, tenant, OpenAPI.from_dict(document))
+    return Api(slow_stack, tenant, openapi_for(slow_stack))
 
 
 def _timed_generate(api: Api, **kwargs: object) -> tuple[float, object]:
