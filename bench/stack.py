@@ -29,6 +29,7 @@ class BenchStack:
     model_endpoint: str
     headers: dict[str, str]  # the API key's
     model_log: Path  # localbedrock's log: one JSON line per call, its status and error
+    worker_pids: list[int]  # the main process of each worker container
 
     def run_async_jobs(self, model: str, prompts: list[str]) -> list[str]:
         """Submit one async n=1 job per prompt at once; their final statuses, once all ended."""
@@ -83,7 +84,13 @@ def local_stack(
         from imagegen.storage.sqlite import SqliteRepository
 
         key = keys.create_key(SqliteRepository(workdir / "imagegen.sqlite3"), "bench", "bench")
-        yield BenchStack(base, endpoint, {"Authorization": f"Bearer {key}"}, localbedrock.log_path)
+        yield BenchStack(
+            base,
+            endpoint,
+            {"Authorization": f"Bearer {key}"},
+            localbedrock.log_path,
+            [process.popen.pid for process in worker_processes],
+        )
     finally:
         for process in (api, *worker_processes, localbedrock, redis):
             process.stop()

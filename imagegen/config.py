@@ -79,7 +79,6 @@ class Settings:
     sync_wait_seconds: float
     signed_url_ttl_seconds: int
     worker_concurrency: int
-    job_timeout_seconds: int
     aws_region: str
     bedrock_max_attempts: int
     bedrock_read_timeout_seconds: float
@@ -147,8 +146,7 @@ class Settings:
             default_model=env.get("IMAGEGEN_DEFAULT_MODEL", "amazon.nova-canvas-v1:0"),
             sync_wait_seconds=_float(env, "IMAGEGEN_SYNC_WAIT_SECONDS", 60.0),
             signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
-            worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 2),
-            job_timeout_seconds=_int(env, "IMAGEGEN_JOB_TIMEOUT_SECONDS", 600),
+            worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 64),
             aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
             bedrock_max_attempts=_int(env, "IMAGEGEN_BEDROCK_MAX_ATTEMPTS", 4),
             bedrock_read_timeout_seconds=_float(

@@ -1,8 +1,8 @@
 """The job queues (RQ on Redis) and the completion signal a synchronous request waits on.
 
-Each priority, 1 to 10, has its own RQ queue; workers listen to them highest first, and RQ
-takes from the first non-empty queue in that order, so a priority-9 job waits only for
-jobs of priority 9 and 10, however many lower ones are queued.
+Each priority, 1 to 10, has its own RQ queue; runners (worker.runner) take from them
+highest first, from the first non-empty queue in that order, so a priority-9 job waits only
+for jobs of priority 9 and 10, however many lower ones are queued.
 
 Queue payloads carry the job id only; parameters live in the job record and images in the
 blob store, so nothing large or sensitive sits in Redis. Redis is not the record of what
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -30,7 +31,9 @@ GENERATION_FUNCTION = "worker.jobs.run_generation"
 WAIT_SLICE_SECONDS = 1.0
 _DONE_KEY = "imagegen:job-done:{job_id}"
 _DONE_TTL_SECONDS = 600
-_CANCEL_KEY = "imagegen:job-cancelled:{job_id}"
+# Set when a job is cancelled; the model budgets' parked lines read it too (imagegen.quota).
+CANCEL_KEY_PREFIX = "imagegen:job-cancelled:"
+_CANCEL_KEY = CANCEL_KEY_PREFIX + "{job_id}"
 _CANCEL_TTL_SECONDS = 3600
 # RQ states of a job that is going to run. Not "started": a job the database still calls
 # pending after the sweeper's wait was never started by its run (the worker died first), and
@@ -46,22 +49,41 @@ def queue_name(priority: int) -> str:
 QUEUE_NAMES = [queue_name(p) for p in range(MAX_PRIORITY, MIN_PRIORITY - 1, -1)]
 
 
+_RUNNER_KEY = "imagegen:runner:{name}"
+
+
+@dataclass(frozen=True)
+class RunnerStatus:
+    """What a live runner last said about itself (worker.runner's heartbeat)."""
+
+    name: str
+    pid: int
+    slots: int
+    busy: int
+
+
 class JobQueue:
-    def __init__(self, redis: Redis, job_timeout_seconds: int) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
-        self._job_timeout = job_timeout_seconds
 
     def enqueue_generation(self, job_id: str, request_id: str, priority: int) -> None:
         self._queues[queue_name(priority)].enqueue_call(
             GENERATION_FUNCTION,
             args=(job_id,),
             job_id=job_id,
-            timeout=self._job_timeout,
+            # No time limit of RQ's: a job may wait for its model's quota until its deadline
+            # (IMAGEGEN_JOB_DEADLINE_SECONDS), and each model call has its own timeouts.
+            timeout=-1,
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
             meta={"request_id": request_id},
         )
+
+    def mark_parked(self, job_id: str) -> None:
+        """The job left its queue to wait for its model's turn (quota.ProviderBudget.park):
+        RQ's record says deferred, one of the states `waiting_job_ids` counts as waiting."""
+        self._redis.hset(RqJob.key_for(job_id), "status", JobStatus.DEFERRED.value)
 
     def waiting_job_ids(self, job_ids: list[str]) -> set[str]:
         """Those of the given jobs that Redis holds on a queue, waiting to run."""
@@ -111,3 +133,26 @@ class JobQueue:
             pipe.rpush(key, "1")
             pipe.expire(key, _DONE_TTL_SECONDS)
             pipe.execute()
+
+    def runner_alive(self, status: RunnerStatus, ttl_seconds: float) -> None:
+        """Record a runner's heartbeat; it drops out of `runners` once ttl_seconds pass
+        without another."""
+        self._redis.set(
+            _RUNNER_KEY.format(name=status.name),
+            f"{status.pid} {status.slots} {status.busy}",
+            px=int(ttl_seconds * 1000),
+        )
+
+    def runners(self) -> list[RunnerStatus]:
+        """Every runner that gave a heartbeat within its time to live, in any container."""
+        keys = list(self._redis.scan_iter(match=_RUNNER_KEY.format(name="*"), count=1000))
+        if not keys:
+            return []
+        found = []
+        for key, value in zip(keys, self._redis.mget(keys), strict=True):
+            if value is None:
+                continue  # expired between the scan and the read
+            pid, slots, busy = (int(part) for part in value.split())
+            name = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
+            found.append(RunnerStatus(name, pid, slots, busy))
+        return found

@@ -1,7 +1,8 @@
 """Queue and job metrics for CloudWatch: what the worker service scales on and alarms watch.
 
-QueueDepth is the work outstanding (queued + running jobs); divided by the number of worker
-tasks it is the backlog per task that autoscaling tracks. Job outcomes are counted in Redis
+QueueDepth is the work outstanding (queued jobs + jobs the live runners are running, from
+their heartbeats); divided by the number of worker tasks it is the backlog per task that
+autoscaling tracks. Job outcomes are counted in Redis
 by whichever worker ran the job and published as deltas, so several publishers (one per
 worker task) never count a job twice.
 """
@@ -15,9 +16,8 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
-from rq.registry import StartedJobRegistry
 
-from imagegen.jobqueue import QUEUE_NAMES
+from imagegen.jobqueue import QUEUE_NAMES, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,14 @@ class MetricsPublisher:
     def __init__(self, redis: Redis, cloudwatch: Any, namespace: str) -> None:
         self._redis = redis
         self._queues = [Queue(name, connection=redis) for name in QUEUE_NAMES]
-        self._running = [StartedJobRegistry(queue=queue) for queue in self._queues]
+        self._job_queue = JobQueue(redis)
         self._cloudwatch = cloudwatch
         self._namespace = namespace
 
     def collect(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or datetime.now(UTC)
         depth = sum(queue.count for queue in self._queues) + sum(
-            registry.count for registry in self._running
+            runner.busy for runner in self._job_queue.runners()
         )
         data = [
             {"MetricName": "QueueDepth", "Value": depth, "Unit": "Count"},

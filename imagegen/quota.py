@@ -17,15 +17,27 @@ cuts it multiplicatively (at most once per cooldown, since the calls in flight w
 quota was hit all come back throttled together), and every successful call raises it
 additively, up to the configured quota. So a quota configured too high, or not configured,
 settles just under the real one.
+
+Jobs that find their model's budget spent do not hold a worker slot while they wait: they
+are parked, one sorted set per (region, model) ranked by priority and then by when they
+were accepted, and any runner takes the best-ranked parked job together with the next call
+of that model's budget (one atomic step), so jobs of other models keep running meanwhile
+and a waiting priority-9 job gets the next turn before priority-1 jobs. A call that waits
+in its slot (the later calls of an n>1 job, a throttled call) gives way the same way to a
+parked job ranked above it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from redis import Redis, RedisError
+
+from imagegen.jobqueue import CANCEL_KEY_PREFIX
+from imagegen.records import MAX_PRIORITY
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +65,18 @@ BURST_CALLS = 1
 # Budgets nobody draws from are forgotten after this (a model no longer used).
 IDLE_EXPIRY_MS = 3_600_000
 
-# One script for the three operations, so they share how the budget is read and written.
+# One script for the operations, so they share how the budget is read and written.
 # KEYS[1]: the budget hash: tat (the next call's theoretical arrival time, ms), rate (calls a
 # minute), cut_at (the last cut, ms), and the calls the provider admitted in this minute
 # and the one before (win: the minute's number, cnt, prev).
-# ARGV: operation, ceiling, start rate, expiry ms, then the operation's own:
-#   acquire: burst -> {granted 0/1, wait ms, rate}
+# KEYS[2]: the model's parked jobs (sorted set, job id -> rank; lower goes first).
+# KEYS[3]: the set of models that have parked jobs.
+# ARGV: operation, ceiling, start rate, expiry ms, model id, then the operation's own:
+#   acquire: burst, rank ('' for none) -> {granted 0/1, wait ms, rate}; not granted while a
+#     parked job ranks before the caller
+#   take_parked: burst, cancel key prefix -> {granted 0/1, wait ms, rate, job id}; the
+#     best-ranked parked job that was not cancelled, with the call it may make now; wait -1
+#     when none is parked
 #   succeeded: increase per call -> rate
 #   throttled: factor, minimum, cooldown ms, floor share -> rate
 _BUDGET = """
@@ -77,24 +95,47 @@ if minute ~= win then
   cnt, win = 0, minute
 end
 local result
-if op == 'acquire' then
+if op == 'acquire' or op == 'take_parked' then
   local interval = 60000 / rate
-  local earliest = tat + interval - tonumber(ARGV[5]) * interval
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if op == 'take_parked' then
+    -- Cancelled jobs leave the line without spending a turn (a bounded number per call).
+    local dropped = 0
+    while #head > 0 and dropped < 100 and redis.call('EXISTS', ARGV[7] .. head[1]) == 1 do
+      redis.call('ZREM', KEYS[2], head[1])
+      dropped = dropped + 1
+      head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    end
+  end
+  if op == 'take_parked' and #head == 0 then
+    redis.call('SREM', KEYS[3], ARGV[5])
+    return {0, -1, tostring(rate), false}
+  end
+  if op == 'acquire' and ARGV[7] ~= '' and #head > 0 and tonumber(head[2]) < tonumber(ARGV[7]) then
+    -- A parked job ranks before this caller: the next turn is the parked job's.
+    return {0, math.ceil(interval), tostring(rate)}
+  end
+  local earliest = tat + interval - tonumber(ARGV[6]) * interval
   if earliest > now then
-    return {0, math.ceil(earliest - now), tostring(rate)}
+    return {0, math.ceil(earliest - now), tostring(rate), false}
   end
   tat = tat + interval
-  result = {1, 0, tostring(rate)}
+  if op == 'take_parked' then
+    redis.call('ZREM', KEYS[2], head[1])
+    result = {1, 0, tostring(rate), head[1]}
+  else
+    result = {1, 0, tostring(rate)}
+  end
 elseif op == 'succeeded' then
   cnt = cnt + 1
-  rate = math.min(ceiling, rate + tonumber(ARGV[5]))
+  rate = math.min(ceiling, rate + tonumber(ARGV[6]))
   result = tostring(rate)
 else
-  if now - cut_at >= tonumber(ARGV[7]) then
+  if now - cut_at >= tonumber(ARGV[8]) then
     -- What the provider admitted over the last minute (a sliding estimate from two
     -- minutes' counts) is a rate its quota surely allows: never cut far below it.
     local admitted = cnt + prev * (1 - (now % 60000) / 60000)
-    rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]), admitted * tonumber(ARGV[8]))
+    rate = math.max(tonumber(ARGV[7]), rate * tonumber(ARGV[6]), admitted * tonumber(ARGV[9]))
     rate = math.min(rate, ceiling)
     cut_at = now
     -- The next call waits one new interval: the provider just said the budget is spent.
@@ -116,6 +157,25 @@ class Grant:
     granted: bool
     wait_seconds: float
     rate_per_minute: float
+
+
+@dataclass(frozen=True)
+class ParkedTurn:
+    """A parked job and the model call it may make now."""
+
+    job_id: str
+    rate_per_minute: float
+
+
+def rank(priority: int, accepted_at: datetime) -> float:
+    """Where a job waits among a model's waiting jobs: by priority (highest first), then by
+    when it was accepted (oldest first), so a job keeps its place across recoveries."""
+    milliseconds = int(accepted_at.timestamp() * 1000)  # below 2^53 with the priority added
+    return (MAX_PRIORITY - priority) * _PRIORITY_STEP_MS + milliseconds
+
+
+# Larger than any acceptance time in milliseconds (year 2286), so priority decides first.
+_PRIORITY_STEP_MS = 10**13
 
 
 class ModelQuotas:
@@ -145,6 +205,10 @@ def parse_quotas(text: str) -> dict[str, int]:
     return quotas
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class ProviderBudget:
     """The fleet's shared budget of model calls, one per (region, model)."""
 
@@ -157,6 +221,12 @@ class ProviderBudget:
     def key(self, model_id: str) -> str:
         return f"imagegen:quota:{self._region}:{model_id}"
 
+    def parked_key(self, model_id: str) -> str:
+        return f"imagegen:parked:{self._region}:{model_id}"
+
+    def _parked_models_key(self) -> str:
+        return f"imagegen:parked-models:{self._region}"
+
     def _limits(self, model_id: str) -> tuple[float, float]:
         """(the most the rate may reach, where it starts)."""
         configured = self._quotas.configured(model_id)
@@ -164,10 +234,40 @@ class ProviderBudget:
             return LEARNING_MAX_RPM, LEARNING_START_RPM
         return float(configured), float(configured)
 
-    def try_acquire(self, model_id: str) -> Grant:
-        """Take one call from the budget if it has one now."""
-        granted, wait_ms, rate = self._run(model_id, "acquire", BURST_CALLS)
+    def try_acquire(self, model_id: str, job_rank: float | None = None) -> Grant:
+        """Take one call from the budget if it has one now and no parked job ranks before
+        job_rank (see rank; None: the caller has no place among waiting jobs)."""
+        order = "" if job_rank is None else repr(job_rank)
+        granted, wait_ms, rate, *_ = self._run(model_id, "acquire", BURST_CALLS, order)
         return Grant(bool(granted), int(wait_ms) / 1000, float(rate))
+
+    def park(self, model_id: str, job_id: str, job_rank: float) -> None:
+        """Leave the job waiting for its model's turn, without a worker slot."""
+        with self._redis.pipeline() as pipe:
+            pipe.zadd(self.parked_key(model_id), {job_id: job_rank})
+            pipe.sadd(self._parked_models_key(), model_id)
+            pipe.execute()
+
+    def parked_models(self) -> list[str]:
+        """Models that have parked jobs, as far as the last take_parked of each knew."""
+        return sorted(_text(member) for member in self._redis.smembers(self._parked_models_key()))
+
+    def take_parked(self, model_id: str) -> ParkedTurn | Grant | None:
+        """The best-ranked parked job of the model with its call, if the budget has one now;
+        else the Grant saying when to ask again; None when no job of the model is parked."""
+        granted, wait_ms, rate, job_id = self._run(
+            model_id, "take_parked", BURST_CALLS, CANCEL_KEY_PREFIX
+        )
+        if granted:
+            return ParkedTurn(_text(job_id), float(rate))
+        if int(wait_ms) < 0:
+            return None
+        return Grant(False, int(wait_ms) / 1000, float(rate))
+
+    def parked(self, model_id: str) -> list[str]:
+        """The model's parked jobs, the next to go first."""
+        members: list[bytes] = self._redis.zrange(self.parked_key(model_id), 0, -1)  # type: ignore[assignment]
+        return [_text(member) for member in members]
 
     def throttled(self, model_id: str) -> float:
         """The provider throttled a call: spend slower. Returns the new rate."""
@@ -186,11 +286,13 @@ class ProviderBudget:
         """A call went through: spend a little faster, up to the quota. Returns the rate."""
         return float(self._run(model_id, "succeeded", INCREASE_PER_CALL))
 
-    def _run(self, model_id: str, operation: str, *args: float) -> Any:
+    def _run(self, model_id: str, operation: str, *args: float | str) -> Any:
         ceiling, start = self._limits(model_id)
+        # Three keys in one script: fine on a Redis that is not a cluster (the cache module
+        # turns cluster mode off), as RQ's own multi-key commands need too.
         return self._script(
-            keys=[self.key(model_id)],
-            args=[operation, ceiling, start, IDLE_EXPIRY_MS, *args],
+            keys=[self.key(model_id), self.parked_key(model_id), self._parked_models_key()],
+            args=[operation, ceiling, start, IDLE_EXPIRY_MS, model_id, *args],
         )
 
     def rate(self, model_id: str) -> float | None:
@@ -204,15 +306,23 @@ class ProviderBudget:
         pipeline = self._redis.pipeline(transaction=False)
         for model_id in model_ids:
             pipeline.hget(self.key(model_id), "rate")
+            pipeline.zcard(self.parked_key(model_id))
         try:
-            rates = pipeline.execute()
+            answers = pipeline.execute()
         except RedisError:
             log.warning("the model budgets could not be read", exc_info=True)
-            rates = [None] * len(model_ids)
-        return {
-            model_id: {
+            answers = [None] * (2 * len(model_ids))
+        described = {}
+        for index, model_id in enumerate(model_ids):
+            raw, waiting = answers[2 * index], answers[2 * index + 1]
+            rate = None if raw is None else float(raw)
+            described[model_id] = {
                 "requests_per_minute": self._quotas.configured(model_id),
-                "current_per_minute": None if raw is None else round(float(raw), 1),
+                "current_per_minute": None if rate is None else round(rate, 1),
+                "waiting_jobs": waiting,
+                # The last waiting job's turn comes after every one before it has had its own.
+                "estimated_wait_seconds": (
+                    round(waiting * 60 / rate, 1) if rate and waiting is not None else None
+                ),
             }
-            for model_id, raw in zip(model_ids, rates, strict=True)
-        }
+        return described

@@ -52,7 +52,7 @@ def build_services(settings: Settings) -> Services:
         blobs=build_blob_store(settings, signer),
         signer=signer,
         redis=redis,
-        queue=JobQueue(redis, settings.job_timeout_seconds),
+        queue=JobQueue(redis),
         webhook_policy=DestinationPolicy(
             require_https=settings.is_production, allowed_hosts=settings.webhook_allowed_hosts
         ),

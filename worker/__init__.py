@@ -1,1 +1,1 @@
-"""The RQ worker: entry point (python -m worker) and job functions."""
+"""The worker container: entry point (python -m worker), its processes and job functions."""

@@ -1,4 +1,4 @@
-"""Job functions the RQ worker runs. Each takes an id, loads state, calls adapters, records.
+"""The job function a runner slot runs. Each takes an id, loads state, calls adapters, records.
 
 Running a job twice never produces two results: a job that is not pending is left alone,
 and each run holds the job under its own run id and lease (imagegen.storage.repository).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import mmap
 import threading
 import time
 import uuid
@@ -29,19 +28,23 @@ from imagegen.logs import log_context
 from imagegen.metrics import record_outcome
 from imagegen.providers.bedrock import BedrockImageModels, CallWindow
 from imagegen.providers.bodies import Artifact, ModelInputs
+from imagegen.quota import rank
 from imagegen.records import (
     CANCELLED,
     COMPLETED,
     EDITED,
     FAILED,
     GENERATED,
+    PENDING,
     Image,
     Job,
+    parse_utc,
     utc_in,
     utc_now,
 )
 from imagegen.services import Services, build_services
 from imagegen.storage.repository import Repository
+from worker.run_table import RunTable
 
 log = logging.getLogger(__name__)
 
@@ -64,96 +67,96 @@ def warm_up() -> None:
     _models()
 
 
-def run_generation(job_id: str) -> None:
+def run_generation(job_id: str, turn_granted: bool = False) -> str:
+    """Run the job if it is pending; its outcome (COMPLETED, FAILED, CANCELLED, LOST), or
+    PARKED when its model's budget has no turn for it now, or SKIPPED.
+
+    turn_granted: the job was taken from the parked jobs together with its first call's
+    turn (quota.ProviderBudget.take_parked). Otherwise a job takes its first turn here,
+    before it starts, and parks when there is none: a job that waits for its model's quota
+    does not hold a slot that jobs of other models could use.
+    """
     svc = services()
     job = svc.repository.load_job(job_id)
     if job is None:
         log.error("job not found", extra={"job_id": job_id})
-        return
+        return SKIPPED
     with log_context(request_id=job.request_id, job_id=job.job_id, tenant_id=job.tenant_id):
+        if job.status != PENDING:
+            log.info("job is not pending; nothing to do", extra={"status": job.status})
+            return SKIPPED
+        model_id = job.plan["model_id"]
+        job_rank = rank(job.priority, parse_utc(job.created_at))
+        if not turn_granted and not svc.budget.try_acquire(model_id, job_rank).granted:
+            _park(svc, job, model_id, job_rank)
+            return PARKED
         lease_seconds = svc.settings.job_lease_seconds
         run_id = "run_" + uuid.uuid4().hex
         # Announced before the job is taken, so there is no moment when this process holds
         # the job and its supervisor does not know which run it is.
         with _held(job_id, run_id):
             if not svc.repository.start_job(job_id, run_id, utc_now(), utc_in(lease_seconds)):
-                log.info("job is not pending; nothing to do", extra={"status": job.status})
-                return
+                log.info("job is no longer pending; nothing to do")
+                return SKIPPED
             log.info(
                 "generation started",
-                extra={"model": job.plan["model_id"], "n": job.plan["n"], "run_id": run_id},
+                extra={"model": model_id, "n": job.plan["n"], "run_id": run_id},
             )
             with Lease(svc.repository, job_id, run_id, lease_seconds) as lease:
-                outcome = _run(svc, job, run_id, lease)
+                window = CallWindow(_deadline(svc, job), threading.Event(), rank=job_rank)
+                window.granted.release()  # the turn taken above, or with the parked job
+                outcome = _run(svc, job, run_id, lease, window)
         if outcome in (COMPLETED, FAILED):
             record_outcome(svc.redis, outcome)
         if outcome != LOST:
             svc.queue.signal_finished(job_id)
             finish_batch_if_done(svc.repository, job)
+        return outcome
 
 
+def _park(svc: Services, job: Job, model_id: str, job_rank: float) -> None:
+    # Deferred in RQ's record first: from then on the sweeper counts the job as waiting
+    # (it is in no queue list any more), so it is never queued again while it is parked.
+    svc.queue.mark_parked(job.job_id)
+    svc.budget.park(model_id, job.job_id, job_rank)
+    message = f"waiting for {model_id}'s quota (0 of {job.plan['n']} done)"
+    svc.repository.mark_queued(job.job_id, utc_now(), message)
+    log.info("job parked until its model's quota has a turn for it", extra={"model": model_id})
+
+
+# The job waits for its model's budget among the parked jobs, without a worker slot.
+PARKED = "parked"
+# The job was not pending (already run, cancelled, or missing): nothing was done.
+SKIPPED = "skipped"
 # The run gave the job up: it was taken back and runs again elsewhere.
 LOST = "lost"
 
 
-class RunSlot:
-    """Which job, under which run, the work horse of one RQ worker process holds.
-
-    Anonymous shared memory: the supervisor makes one per RQ worker process before forking
-    it, and the horses that process forks write to the same pages. So when the supervisor
-    hands back the job of a horse it killed at shutdown, it names exactly the run that horse
-    held: a run that replaced it elsewhere (its lease ran out) is left alone, and Redis is
-    not needed to find out.
-    """
-
-    _SIZE = 256
-
-    def __init__(self) -> None:
-        self._memory = mmap.mmap(-1, self._SIZE)  # MAP_SHARED | MAP_ANONYMOUS
-
-    def hold(self, job_id: str, run_id: str) -> None:
-        data = f"{job_id} {run_id}".encode()
-        if len(data) > self._SIZE:
-            raise ValueError("job and run ids too long for the run slot")
-        self._memory[:] = data.ljust(self._SIZE, b"\0")
-
-    def release(self) -> None:
-        self._memory[:] = bytes(self._SIZE)
-
-    def held(self) -> tuple[str, str] | None:
-        """(job id, run id), or None when no run is held. Read it once the horse is gone."""
-        data = self._memory[:].rstrip(b"\0")
-        if not data:
-            return None
-        job_id, _, run_id = data.decode().partition(" ")
-        return job_id, run_id
+_run_table: RunTable | None = None
 
 
-_run_slot: RunSlot | None = None
-
-
-def use_run_slot(slot: RunSlot) -> None:
-    """In an RQ worker process: its horses report their runs to this slot."""
-    global _run_slot
-    _run_slot = slot
+def use_run_table(table: RunTable) -> None:
+    """In a runner process: its runs are written to this table (worker.run_table)."""
+    global _run_table
+    _run_table = table
 
 
 @contextmanager
 def _held(job_id: str, run_id: str) -> Iterator[None]:
-    if _run_slot is None:
+    if _run_table is None:
         yield
         return
-    _run_slot.hold(job_id, run_id)
+    row = _run_table.hold(job_id, run_id)
     try:
         yield
     finally:
-        _run_slot.release()
+        _run_table.release(row)
 
 
-def _run(services: Services, job: Job, run_id: str, lease: Lease) -> str:
+def _run(services: Services, job: Job, run_id: str, lease: Lease, window: CallWindow) -> str:
     """Generate, then record the outcome; the job's outcome, as far as this run knows it."""
     try:
-        images = _generate(services, _models(), job, run_id, lease)
+        images = _generate(services, _models(), job, run_id, lease, window)
     except RunStopped:
         return _stopped(services, job)
     except Exception as exc:
@@ -235,7 +238,12 @@ class Lease:
 
 
 def _generate(
-    services: Services, models: BedrockImageModels, job: Job, run_id: str, lease: Lease
+    services: Services,
+    models: BedrockImageModels,
+    job: Job,
+    run_id: str,
+    lease: Lease,
+    window: CallWindow,
 ) -> list[Image]:
     """Make every call of the plan at once; store each image as it arrives.
 
@@ -245,7 +253,6 @@ def _generate(
     plan = GenerationPlan.from_dict(job.plan)
     inputs = _load_inputs(services, plan)
     images: list[Image] = []
-    window = CallWindow(_deadline(services, job), threading.Event())
     pool = ThreadPoolExecutor(max_workers=len(plan.calls()))
     pending = {
         pool.submit(models.generate, plan, call, window, inputs): call for call in plan.calls()

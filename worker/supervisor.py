@@ -1,18 +1,18 @@
 """The worker container's main process: it runs and watches the other processes.
 
-- IMAGEGEN_WORKER_CONCURRENCY RQ worker processes, each forking a work horse per job (so a
-  crashing job cannot take its worker down), listening to the priority queues highest
-  first. One that dies is started again.
+- One runner process (worker.runner): IMAGEGEN_WORKER_CONCURRENCY jobs at once, each on a
+  thread, taken from the priority queues highest first. If it dies it is started again;
+  the jobs it ran are taken back by the sweeper when their leases run out.
 - One maintenance process: the sweeper, the webhook dispatcher and the metrics publisher,
   each a thread there. They live in their own process so that this one never holds a
-  thread when it forks a worker.
+  thread when it forks the runner.
 
-On SIGTERM (ECS stopping the task) or SIGINT: the workers stop taking jobs and finish the
-ones they run (RQ's warm shutdown). Whatever still runs after
-IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is handed back: its work horse is killed and the job
-goes back on the queue, for another worker to run from the start. Keep the grace below the
-time ECS waits before SIGKILL (the task's stopTimeout), so the hand-back happens first; if
-SIGKILL comes anyway, the sweeper takes the job back when its lease runs out.
+On SIGTERM (ECS stopping the task) or SIGINT: the runner stops taking jobs and finishes the
+ones it runs. Whatever still runs after IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS is handed
+back: the runner is killed and its jobs go back on the queue, for another worker to run
+from the start. Keep the grace below the time ECS waits before SIGKILL (the task's
+stopTimeout), so the hand-back happens first; if SIGKILL comes anyway, the sweeper takes
+the jobs back when their leases run out.
 """
 
 from __future__ import annotations
@@ -30,24 +30,20 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import boto3
-from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
 
 from imagegen.config import Settings
-from imagegen.jobqueue import QUEUE_NAMES
 from imagegen.metrics import MetricsPublisher
 from imagegen.records import utc_now
 from worker import jobs
 from worker.dispatcher import WebhookDispatcher
+from worker.run_table import RunTable
+from worker.runner import Runner
 from worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
 _CHECK_SECONDS = 0.5
-# RQ ignores a second stop signal within a second of the first (its pool sends duplicates);
-# the cold-shutdown signal must come later than that.
-_RQ_DUPLICATE_SIGNAL_WINDOW = 1.1
 
 _fork = multiprocessing.get_context("fork")
 
@@ -55,19 +51,18 @@ _fork = multiprocessing.get_context("fork")
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._workers: dict[str, BaseProcess] = {}
-        # What each RQ worker process's horse runs, written by the horse (jobs.RunSlot).
-        self._run_slots: dict[str, jobs.RunSlot] = {}
+        self._runner: BaseProcess | None = None
+        # What the runner's jobs run under, written by the runner (worker.run_table).
+        self._run_table = RunTable(settings.worker_concurrency)
         self._maintenance: BaseProcess | None = None
         self._stop_requested = False
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        for _ in range(self._settings.worker_concurrency):
-            self._start_worker()
+        self._start_runner()
         self._start_maintenance()
-        log.info("worker pool started", extra={"concurrency": self._settings.worker_concurrency})
+        log.info("worker started", extra={"concurrency": self._settings.worker_concurrency})
         while not self._stop_requested:
             self._replace_dead()
             time.sleep(_CHECK_SECONDS)
@@ -77,13 +72,12 @@ class Supervisor:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
         self._stop_requested = True
 
-    def _start_worker(self) -> None:
+    def _start_runner(self) -> None:
         name = f"imagegen-{uuid.uuid4().hex[:12]}"
-        slot = jobs.RunSlot()
-        process = _fork.Process(target=_run_rq_worker, args=(self._settings, name, slot), name=name)
-        process.start()
-        self._workers[name] = process
-        self._run_slots[name] = slot
+        self._runner = _fork.Process(
+            target=_run_runner, args=(self._settings, name, self._run_table), name=name
+        )
+        self._runner.start()
 
     def _start_maintenance(self) -> None:
         self._maintenance = _fork.Process(
@@ -92,13 +86,15 @@ class Supervisor:
         self._maintenance.start()
 
     def _replace_dead(self) -> None:
-        for name, process in list(self._workers.items()):
-            if not process.is_alive():
-                log.warning("worker process died; starting another", extra={"worker": name})
-                process.join()
-                del self._workers[name]
-                del self._run_slots[name]
-                self._start_worker()
+        if self._runner is not None and not self._runner.is_alive():
+            log.warning(
+                "runner process died; starting another", extra={"runner": self._runner.name}
+            )
+            self._runner.join()
+            # Its rows name runs that no process runs any more: the sweeper takes those jobs
+            # back when their leases run out; the new runner starts from an empty table.
+            self._run_table.clear()
+            self._start_runner()
         if self._maintenance is not None and not self._maintenance.is_alive():
             log.warning("maintenance process died; starting another")
             self._maintenance.join()
@@ -107,39 +103,28 @@ class Supervisor:
     def _shut_down(self) -> None:
         if self._maintenance is not None:
             self._maintenance.terminate()
-        for process in self._workers.values():
-            _signal(process, signal.SIGINT)  # warm: finish the current job, take no other
-        deadline = time.monotonic() + self._settings.worker_shutdown_grace_seconds
-        while time.monotonic() < deadline and any(p.is_alive() for p in self._workers.values()):
-            time.sleep(_CHECK_SECONDS)
-        still_running = [name for name, p in self._workers.items() if p.is_alive()]
-        if still_running:
-            self._hand_back(still_running)
-        for process in self._workers.values():
-            process.join()
+        runner = self._runner
+        if runner is not None:
+            _signal(runner, signal.SIGINT)  # finish the jobs it runs, take no other
+            runner.join(self._settings.worker_shutdown_grace_seconds)
+            if runner.is_alive():
+                _signal(runner, signal.SIGKILL)
+                runner.join()
+                self._hand_back()
         if self._maintenance is not None:
             self._maintenance.join()
-        log.info("worker pool stopped")
+        log.info("worker stopped")
 
-    def _hand_back(self, names: list[str]) -> None:
-        """Stop the work horses still running and put their jobs back on the queue.
+    def _hand_back(self) -> None:
+        """Put the jobs the killed runner still ran back on the queue.
 
-        Each job goes back only from the run its horse held (the run slot names it), so a
-        job that another worker took over meanwhile (this horse's lease had run out) is left
-        to that worker.
+        Each job goes back only from the run the runner held (its row in the run table names
+        it), so a job that another worker took over meanwhile (this run's lease had run out)
+        is left to that worker.
         """
-        time.sleep(_RQ_DUPLICATE_SIGNAL_WINDOW)
-        for name in names:
-            _signal(self._workers[name], signal.SIGTERM)  # cold: kills the horse, then exits
-        for name in names:
-            self._workers[name].join()
         services = jobs.services()
         message = "queued again: its worker shut down before it finished"
-        for name in names:
-            held = self._run_slots[name].held()
-            if held is None:
-                continue
-            job_id, run_id = held
+        for job_id, run_id in self._run_table.held():
             extra = {"job_id": job_id, "run_id": run_id}
             try:
                 if not services.repository.requeue_job(job_id, run_id, utc_now(), message):
@@ -162,13 +147,8 @@ def _signal(process: BaseProcess, signum: int) -> None:
             os.kill(process.pid, signum)
 
 
-def _run_rq_worker(settings: Settings, name: str, slot: jobs.RunSlot) -> None:
-    # The supervisor's handlers were inherited; RQ installs its own in work().
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    jobs.use_run_slot(slot)
-    worker = Worker(QUEUE_NAMES, connection=Redis.from_url(settings.redis_url), name=name)
-    worker.work(with_scheduler=False, logging_level=settings.log_level)
+def _run_runner(settings: Settings, name: str, table: RunTable) -> None:
+    Runner(name, settings.worker_concurrency, table).run()
 
 
 def _run_maintenance(settings: Settings) -> None:

@@ -61,6 +61,12 @@ class CallWindow:
     stopped: threading.Event  # set when the run gave the call up (cancelled, lease lost)
     # Set when a call had to wait for its turn, so the job's status can say why it waits.
     waited: threading.Event = field(default_factory=threading.Event)
+    # The job's place among its model's waiting jobs (quota.rank): a call gives way to a
+    # parked job ranked before it. None: no place (the call never gives way).
+    rank: float | None = None
+    # Turns the budget granted the job before its calls began (a parked job is taken with
+    # its first call's turn): a call takes one of these instead of asking the budget.
+    granted: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
 
 
 class CallStopped(Exception):
@@ -75,7 +81,10 @@ def make_client(settings: Settings) -> Any:
             connect_timeout=5,
             read_timeout=settings.bedrock_read_timeout_seconds,
             retries={"total_max_attempts": 1},
-            max_pool_connections=32,
+            # Every job slot may have several calls in flight (one per image for the
+            # one-image models); a smaller pool makes urllib3 discard and reopen
+            # connections under load.
+            max_pool_connections=max(32, 4 * settings.worker_concurrency),
         ),
     )
 
@@ -177,7 +186,11 @@ class BedrockImageModels:
             # A throttled call past the deadline is not sent again: no turn is taken for it.
             if throttled and left <= 0:
                 raise _deadline_passed(model_id, throttled, 0.0, self._budget.rate(model_id))
-            grant = self._budget.try_acquire(model_id)
+            if window.granted.acquire(blocking=False):
+                if left <= 0:  # the job waited parked until its deadline
+                    raise _deadline_passed(model_id, throttled, 0.0, self._budget.rate(model_id))
+                return
+            grant = self._budget.try_acquire(model_id, window.rank)
             if grant.granted:
                 return
             if grant.wait_seconds > left:

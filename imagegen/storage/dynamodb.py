@@ -244,11 +244,14 @@ class DynamoRepository:
         )
         return self._conditional(update)
 
-    def mark_queued(self, job_id: str, queued_at: str) -> bool:
+    def mark_queued(self, job_id: str, queued_at: str, message: str | None = None) -> bool:
         # A pending job is in the `pending-jobs` partition already; only its place moves.
+        changes: dict[str, Any] = {"queued_at": queued_at, "due_sk": f"{queued_at}#{job_id}"}
+        if message is not None:
+            changes["status_message"] = message
         update = _Update(
             _key(f"job#{job_id}", "job"),
-            {"queued_at": queued_at, "due_sk": f"{queued_at}#{job_id}"},
+            changes,
             condition="#status = :pending",
             values={":pending": PENDING},
         )

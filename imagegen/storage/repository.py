@@ -122,8 +122,9 @@ class Repository(Protocol):
         """
         ...
 
-    def mark_queued(self, job_id: str, queued_at: str) -> bool:
-        """A pending job was put on the queue again (the queue had lost it)."""
+    def mark_queued(self, job_id: str, queued_at: str, message: str | None = None) -> bool:
+        """A pending job was queued again (the queue had lost it) or parked to wait for its
+        model's quota; message, when given, is its new status message."""
         ...
 
     def jobs_with_expired_leases(self, now: str, limit: int) -> list[Job]:

@@ -411,10 +411,11 @@ class SqliteRepository:
             (PENDING, message, queued_at, job_id, PROCESSING, run_id),
         )
 
-    def mark_queued(self, job_id: str, queued_at: str) -> bool:
+    def mark_queued(self, job_id: str, queued_at: str, message: str | None = None) -> bool:
         return self._update(
-            "UPDATE jobs SET queued_at = ? WHERE job_id = ? AND status = ?",
-            (queued_at, job_id, PENDING),
+            "UPDATE jobs SET queued_at = ?, status_message = COALESCE(?, status_message) "
+            "WHERE job_id = ? AND status = ?",
+            (queued_at, message, job_id, PENDING),
         )
 
     def jobs_with_expired_leases(self, now: str, limit: int) -> list[Job]:

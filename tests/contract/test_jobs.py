@@ -134,6 +134,19 @@ def test_pending_jobs_are_listed_by_when_they_were_queued(repo):
     assert [j.job_id for j in repo.pending_jobs(cutoff, 10)] == [new.job_id]
 
 
+def test_marking_a_pending_job_queued_may_say_why_it_waits(repo):
+    job = new_job()
+    repo.add_job(job)
+    assert repo.mark_queued(job.job_id, utc_now(), "waiting for model-x's quota")
+    loaded = repo.load_job(job.job_id)
+    assert loaded is not None
+    assert (loaded.status, loaded.status_message) == (PENDING, "waiting for model-x's quota")
+    assert repo.mark_queued(job.job_id, utc_now())  # no message: the last one stays
+    assert repo.load_job(job.job_id).status_message == "waiting for model-x's quota"
+    assert repo.start_job(job.job_id, "run_1", utc_now(), utc_in(30))
+    assert not repo.mark_queued(job.job_id, utc_now(), "waiting again")  # only pending jobs
+
+
 def test_failed_jobs_are_listed_newest_first_across_tenants(repo):
     jobs = [
         new_job(tenant, created_at=f"2026-11-0{day}T00:00:00.000Z")

@@ -21,8 +21,8 @@ import requests
 import yaml
 from openapi_core import OpenAPI
 from redis import Redis
-from rq import Worker
 
+from imagegen.jobqueue import JobQueue
 from imagegen.storage.sqlite import SqliteRepository
 from tests.conftest import (
     GUNICORN,
@@ -85,13 +85,12 @@ def descendants(pid: int) -> list[int]:
 
 @dataclass
 class WorkerTree:
-    """The processes of one worker container: supervisor -> RQ workers -> work horses, and
-    the maintenance process (a child without children)."""
+    """The processes of one worker container: the supervisor and its two children, the
+    runner (whose threads run the jobs) and the maintenance process."""
 
     supervisor: int
-    rq_workers: list[int]
+    runner: int
     maintenance: int
-    horses: list[int]
 
 
 # --- the stack -----------------------------------------------------------------------------
@@ -107,8 +106,6 @@ class RecoveryStack:
     api: Process | None = None
     redis_process: Process | None = None
     workers: list[Process] = field(default_factory=list)
-    # RQ worker processes per worker container, by the supervisor's pid.
-    concurrency: dict[int, int] = field(default_factory=dict)
     _starts: int = 0
 
     @property
@@ -163,7 +160,7 @@ class RecoveryStack:
     # workers -----------------------------------------------------------------------------
 
     def start_worker(self, grace_seconds: float = 20.0, concurrency: int = CONCURRENCY) -> Process:
-        """A worker container (python -m worker), once its RQ workers listen."""
+        """A worker container (python -m worker), once its runner takes jobs."""
         env = {
             **self.env,
             "IMAGEGEN_WORKER_SHUTDOWN_GRACE_SECONDS": str(grace_seconds),
@@ -171,45 +168,38 @@ class RecoveryStack:
         }
         worker = start_process([PYTHON, "-m", "worker"], env, self._log("worker"))
         self.workers.append(worker)
-        self.concurrency[worker.popen.pid] = concurrency
 
         def listening() -> bool:
             assert worker.popen.poll() is None, worker.log()
             return self.tree(worker) is not None
 
-        wait_until(listening, timeout=30, what="the worker's RQ workers")
+        wait_until(listening, timeout=30, what="the worker's runner")
         return worker
 
     def tree(self, worker: Process) -> WorkerTree | None:
-        """The worker's processes, once all of them run (None before). The RQ workers are
-        the children registered in Redis; the horses are the grandchildren."""
+        """The worker's processes, once all of them run (None before). The runner is the
+        child whose heartbeat is in Redis; the other child is the maintenance process."""
         supervisor = worker.popen.pid
         direct = children(supervisor)
-        registered = {w.pid for w in Worker.all(connection=self.redis())}
-        rq_workers = [pid for pid in direct if pid in registered]
-        others = [pid for pid in direct if pid not in registered]
-        if len(rq_workers) != self.concurrency[supervisor] or len(others) != 1:
+        alive = {runner.pid for runner in JobQueue(self.redis()).runners()}
+        runners = [pid for pid in direct if pid in alive]
+        others = [pid for pid in direct if pid not in alive]
+        if len(runners) != 1 or len(others) != 1:
             return None
-        horses = [horse for pid in direct for horse in children(pid)]
-        return WorkerTree(supervisor, rq_workers, others[0], horses)
+        return WorkerTree(supervisor, runners[0], others[0])
 
-    def horses(self, worker: Process) -> list[int]:
-        """The work horses running: the supervisor's grandchildren (the maintenance
-        process has no children)."""
-        return [horse for pid in children(worker.popen.pid) for horse in children(pid)]
-
-    def only_horse(self, worker: Process) -> int:
-        """The one work horse running (the tests run one job at a time when they use it)."""
-        horses = self.horses(worker)
-        assert len(horses) == 1, horses
-        return horses[0]
+    def runner(self, worker: Process) -> int:
+        """The pid of the worker's runner, once it takes jobs."""
+        wait_until(lambda: self.tree(worker) is not None, what="the worker's runner")
+        tree = self.tree(worker)
+        assert tree is not None
+        return tree.runner
 
     def kill_container(self, worker: Process) -> list[int]:
         """SIGKILL every process of the worker, as when its container is killed.
 
-        The tree is frozen first (SIGSTOP), so that no process forks a horse or replaces a
-        worker while it is being killed; work horses run in process groups of their own
-        (RQ calls os.setpgrp()), so killing a group would miss them.
+        The tree is frozen first (SIGSTOP), so that the supervisor cannot start a runner in
+        place of a killed one while the tree is being killed.
         """
         root = worker.popen.pid
         frozen: set[int] = set()

@@ -1,4 +1,4 @@
-"""Text-to-image through the real stack: API under gunicorn, RQ worker, Redis, local endpoint."""
+"""Text-to-image through the real stack: API under gunicorn, worker, Redis, local endpoint."""
 
 from __future__ import annotations
 

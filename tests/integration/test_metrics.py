@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -9,7 +10,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from imagegen.jobqueue import queue_name
+from imagegen.jobqueue import JobQueue, RunnerStatus, queue_name
 from imagegen.metrics import MetricsPublisher, record_outcome
 
 
@@ -61,6 +62,25 @@ def test_queue_depth_oldest_age_and_outcomes_reach_cloudwatch(isolated_redis, mo
     assert [point["Maximum"] for point in stats["Datapoints"]] == [3.0]
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="ImageGen/test")["Metrics"]}
     assert names == {"QueueDepth", "OldestJobAgeSeconds", "JobsCompleted", "JobsFailed"}
+
+
+def test_jobs_live_runners_run_count_in_the_depth_until_their_heartbeat_expires(isolated_redis):
+    Queue(queue_name(3), connection=isolated_redis).enqueue_call(
+        "worker.jobs.run_generation", args=("job_queued",)
+    )
+    jobs = JobQueue(isolated_redis)
+    jobs.runner_alive(RunnerStatus("runner-a", 101, slots=64, busy=5), ttl_seconds=30)
+    jobs.runner_alive(RunnerStatus("runner-b", 102, slots=64, busy=7), ttl_seconds=0.3)
+    publisher = MetricsPublisher(isolated_redis, cloudwatch=None, namespace="unused")
+
+    depth = {item["MetricName"]: item["Value"] for item in publisher.collect()}["QueueDepth"]
+    assert depth == 1 + 5 + 7
+    assert {runner.name for runner in jobs.runners()} == {"runner-a", "runner-b"}
+
+    time.sleep(0.5)  # runner-b stopped saying it is alive
+    depth = {item["MetricName"]: item["Value"] for item in publisher.collect()}["QueueDepth"]
+    assert depth == 1 + 5
+    assert jobs.runners() == [RunnerStatus("runner-a", 101, slots=64, busy=5)]
 
 
 def test_an_empty_queue_has_no_age(isolated_redis):

@@ -4,7 +4,9 @@ fails a job only when its deadline passes."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import pairwise
@@ -117,7 +119,87 @@ def test_models_show_their_quota_and_the_rate_spent_now(quota_api):
     assert models[SDXL]["quota"] == {
         "requests_per_minute": SDXL_QUOTA,
         "current_per_minute": pytest.approx(SDXL_QUOTA),  # used above, at the quota
+        "waiting_jobs": 0,  # the jobs above have all run
+        "estimated_wait_seconds": 0.0,
     }
     nova = quota_api.request("GET", "/v1/models/amazon.nova-canvas-v1:0").json()
     # Not listed in IMAGEGEN_BEDROCK_QUOTAS: the stack's IMAGEGEN_BEDROCK_DEFAULT_RPM, unused.
-    assert nova["quota"] == {"requests_per_minute": 6000, "current_per_minute": None}
+    assert nova["quota"] == {
+        "requests_per_minute": 6000,
+        "current_per_minute": None,
+        "waiting_jobs": 0,
+        "estimated_wait_seconds": None,
+    }
+
+
+def _wait_for_idle_budget(quota_api: Api) -> None:
+    """Until no job of the module's earlier tests waits for SDXL and its next turn is free."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sdxl = quota_api.request("GET", f"/v1/models/{SDXL}").json()
+        if sdxl["quota"]["waiting_jobs"] == 0:
+            time.sleep(60 / SDXL_QUOTA)
+            return
+        time.sleep(0.2)
+    raise TimeoutError("SDXL's budget never went idle")
+
+
+def _prompt_order(stack: Stack) -> list[str]:
+    calls = sorted(_calls(stack), key=lambda call: call["time"])
+    return [json.dumps(call["body"]) for call in calls]
+
+
+def test_a_waiting_priority_9_job_gets_the_next_turn_before_priority_1_jobs(
+    quota_api, quota_stack, second_worker
+):
+    """Five priority-1 jobs take the budget's turns one by one (0.5 s apart); two priority-9
+    jobs submitted right after them get the next two turns, across both workers."""
+    _wait_for_idle_budget(quota_api)
+    requests.delete(f"{quota_stack.model_endpoint}/_local/requests", timeout=5)
+    tag = uuid.uuid4().hex[:6]
+    low = [
+        quota_api.generate(
+            {"prompt": f"low {tag} {i}", "model": SDXL, "priority": 1, "async": True}
+        ).json()
+        for i in range(5)
+    ]
+    high = [
+        quota_api.generate(
+            {"prompt": f"high {tag} {i}", "model": SDXL, "priority": 9, "async": True}
+        ).json()
+        for i in range(2)
+    ]
+    for job in low + high:
+        finished = quota_api.wait_for_job(job["job_id"], timeout=60)
+        assert finished["job"]["status"]["status"] == "completed", finished
+    order = ["high" if f"high {tag}" in body else "low" for body in _prompt_order(quota_stack)]
+    # The first low job's call went before the high ones were submitted.
+    assert order == ["low", "high", "high", "low", "low", "low", "low"], order
+
+
+def test_jobs_of_other_models_do_not_wait_behind_a_spent_quota(quota_api, quota_stack):
+    """30 SDXL jobs need 15 s of SDXL's quota and there are 8 job slots: the SDXL jobs that
+    wait give their slots back, so a Nova Canvas job submitted after them all completes at
+    once. (Waiting in their slots, the SDXL jobs would hold Nova back for some 11 s.)"""
+    _wait_for_idle_budget(quota_api)
+    tag = uuid.uuid4().hex[:6]
+    waiting = [
+        quota_api.generate({"prompt": f"queue {tag} {i}", "model": SDXL, "async": True}).json()
+        for i in range(30)
+    ]
+    started = time.monotonic()
+    nova = quota_api.generate({"prompt": f"no queue {tag}", "model": "amazon.nova-canvas-v1:0"})
+    elapsed = time.monotonic() - started
+    assert nova.status_code == 200, nova.text
+    assert elapsed < 3, elapsed
+    statuses = [quota_api.job(job["job_id"]).json()["job"]["status"] for job in waiting]
+    still_waiting = [s for s in statuses if s["status"] == "pending"]
+    assert len(still_waiting) >= 20, statuses
+    assert all("waiting for" in s["message"] and "quota" in s["message"] for s in still_waiting)
+    sdxl = quota_api.request("GET", f"/v1/models/{SDXL}").json()["quota"]
+    assert sdxl["waiting_jobs"] >= 20
+    assert sdxl["estimated_wait_seconds"] == pytest.approx(sdxl["waiting_jobs"] * 0.5, rel=0.1)
+    # Cancelled, the parked jobs leave the line without spending SDXL's turns.
+    for job in waiting:
+        quota_api.request("POST", f"/v1/jobs/{job['job_id']}/cancel")
+    _wait_for_idle_budget(quota_api)

@@ -1,4 +1,4 @@
-"""Crash recovery against real processes: killed containers and work horses, a Redis that
+"""Crash recovery against real processes: killed containers and runners, a Redis that
 restarts empty or is flushed, and SIGTERM with and without time to finish.
 
 The stack is this module's own (recovery_stack): lease 3 s, sweep every 0.5 s, lost pending
@@ -186,19 +186,19 @@ def _at(timestamp: str) -> float:
 
 
 def test_a_killed_worker_container_loses_no_job_and_duplicates_no_image(stack, api, tenant):
-    """SIGKILL of the supervisor, both RQ workers and the horse while an n=3 job runs: a
-    fresh container's sweeper takes the job back once its lease runs out, and it completes
+    """SIGKILL of the supervisor, the runner and the maintenance process while an n=3 job
+    runs: a fresh container's sweeper takes the job back once its lease runs out, and it completes
     once, within lease + sweep interval + its run time + worker start."""
     worker = stack.start_worker()
     prompt = f"a lighthouse in a storm trigger-slow {uuid.uuid4().hex[:6]}"
     job_id = _submit(api, prompt, n=3)
     _wait_for_status(api, job_id, "processing")
     first_run = _record(stack, job_id).run_id
-    assert len(stack.horses(worker)) == 1
+    assert stack.tree(worker) is not None
 
     killed_at, killed = time.time(), time.monotonic()
     gone = stack.kill_container(worker)
-    assert len(gone) == 5  # supervisor, 2 RQ workers, maintenance, horse
+    assert len(gone) == 3  # supervisor, runner, maintenance
     # Nothing runs it now, and nothing says so yet: it stays processing until its lease ends.
     assert _job(api, job_id)["status"]["status"] == "processing"
 
@@ -217,9 +217,9 @@ def test_a_killed_worker_container_loses_no_job_and_duplicates_no_image(stack, a
     )
 
 
-def test_a_killed_work_horse_s_job_is_taken_back_by_its_own_container(stack, api, tenant):
-    """Only the horse dies (an out-of-memory kill, say): the supervisor and its RQ workers
-    stay up, and the container's own sweeper takes the job back when the lease runs out."""
+def test_a_killed_runner_s_job_is_taken_back_by_its_own_container(stack, api, tenant):
+    """Only the runner dies (an out-of-memory kill, say): the supervisor starts another,
+    and the container's own sweeper takes the job back when the lease runs out."""
     worker = stack.start_worker()
     before = stack.tree(worker)
     prompt = f"a windmill at dusk trigger-slow {uuid.uuid4().hex[:6]}"
@@ -228,28 +228,26 @@ def test_a_killed_work_horse_s_job_is_taken_back_by_its_own_container(stack, api
     first_run = _record(stack, job_id).run_id
 
     killed_at, killed = time.time(), time.monotonic()
-    os.kill(stack.only_horse(worker), signal.SIGKILL)
+    assert before is not None
+    os.kill(before.runner, signal.SIGKILL)
     _wait_for_status(api, job_id, "completed", timeout=40)
     recovered = time.monotonic() - killed
 
     after = stack.tree(worker)
-    assert before is not None and after is not None
-    assert (after.supervisor, after.rq_workers, after.maintenance) == (
-        before.supervisor,
-        before.rq_workers,
-        before.maintenance,
-    )
+    assert after is not None
+    assert (after.supervisor, after.maintenance) == (before.supervisor, before.maintenance)
+    assert after.runner != before.runner
     taken_back, run_seconds = _assert_recovered_once(
         api, stack, tenant, job_id, first_run, killed_at, recovered
     )
     print(
-        f"\nRECOVERY horse-kill: completed {recovered:.2f} s after the kill "
+        f"\nRECOVERY runner-kill: completed {recovered:.2f} s after the kill "
         f"(taken back after {taken_back:.2f} s, final run {run_seconds:.2f} s)"
     )
 
 
 def test_a_job_that_keeps_losing_its_worker_is_dead_lettered_then_retried(stack, api, tenant):
-    """Its horse is killed on each of 1 + MAX_RECOVERIES runs: the sweeper fails it (IMG201,
+    """Its runner is killed on each of 1 + MAX_RECOVERIES runs: the sweeper fails it (IMG201,
     worker_lost) instead of taking it back again, keeps none of its files, and lists it with
     the failed jobs; a retry then runs it to completion."""
     worker = stack.start_worker()
@@ -266,7 +264,7 @@ def test_a_job_that_keeps_losing_its_worker_is_dead_lettered_then_retried(stack,
                 path = stack.data_dir / "blobs" / key
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(b"written by a run that died")
-        os.kill(stack.only_horse(worker), signal.SIGKILL)
+        os.kill(stack.runner(worker), signal.SIGKILL)
 
     failed = _wait_for_status(api, job_id, "failed", timeout=20)
     error = failed["status"]["error"]
@@ -396,7 +394,7 @@ def test_sigterm_lets_a_job_finish_within_the_grace(stack, api, tenant):
 
 
 def test_sigterm_hands_back_a_job_that_outlasts_the_grace(stack, api, tenant):
-    """Grace 1 s, a job of over 4 s: the worker kills its horse, puts the job back on the
+    """Grace 1 s, a job of over 4 s: the worker kills its runner, puts the job back on the
     queue (pending, not waiting for a lease to run out) and exits within grace + 10 s; the
     next worker runs it from the start, once."""
     grace = 1.0
@@ -412,14 +410,14 @@ def test_sigterm_hands_back_a_job_that_outlasts_the_grace(stack, api, tenant):
     assert worker.popen.wait(timeout=grace + 10) == 0
     assert time.monotonic() - stopping < grace + 10
 
-    assert not any(is_running(pid) for pid in processes)  # the horse too
+    assert not any(is_running(pid) for pid in processes)  # the runner too
     handed_back = _job(api, job_id)
     assert handed_back["status"]["status"] == "pending"
     assert "shut down" in handed_back["status"]["message"]
     assert handed_back["status"]["progress"] == 0 and handed_back["started_at"] is None
     record = _record(stack, job_id)
     assert (record.run_id, record.recoveries) == (None, 1)
-    assert JobQueue(stack.redis(), 600).waiting_job_ids([job_id]) == {job_id}
+    assert JobQueue(stack.redis()).waiting_job_ids([job_id]) == {job_id}
     assert _tenant_files(stack, tenant) == set()  # its model calls had not answered
 
     stack.start_worker()
@@ -431,23 +429,23 @@ def test_sigterm_hands_back_a_job_that_outlasts_the_grace(stack, api, tenant):
 
 
 def test_a_shutdown_does_not_take_back_a_job_another_worker_took_over(stack, api, tenant):
-    """Container A's horse stalls (SIGSTOP) until its lease runs out; the job is taken back
+    """Container A's runner stalls (SIGSTOP) until its lease runs out; the job is taken back
     and container B runs it. Then A gets SIGTERM with a 1 s grace: killing its stalled
-    horse, it must not put the job back, as the job is no longer its run's; B completes it
+    runner, it must not put the job back, as the job is no longer its run's; B completes it
     from its one run."""
     stalled = stack.start_worker(grace_seconds=1, concurrency=1)
     prompt = f"a frozen waterfall trigger-slow {uuid.uuid4().hex[:6]}"
     job_id = _submit(api, prompt, n=2)
     first_run = _wait_for_new_run(stack, api, job_id, [])
-    horse = stack.only_horse(stalled)
-    os.kill(horse, signal.SIGSTOP)  # alive, but no longer renewing its lease
-    stack.start_worker()  # B: A's only RQ worker is busy with the stalled horse
+    runner = stack.runner(stalled)
+    os.kill(runner, signal.SIGSTOP)  # alive, but no longer renewing its lease
+    stack.start_worker()  # B
     second_run = _wait_for_new_run(stack, api, job_id, [first_run])
     assert _record(stack, job_id).recoveries == 1
 
     stalled.popen.send_signal(signal.SIGTERM)
     assert stalled.popen.wait(timeout=15) == 0
-    assert not is_running(horse)
+    assert not is_running(runner)
 
     _wait_for_status(api, job_id, "completed", timeout=20)
     record = _record(stack, job_id)
@@ -472,7 +470,7 @@ def test_sigterm_hands_back_a_job_even_after_redis_lost_everything(stack, api, t
     handed_back = _job(api, job_id)
     assert handed_back["status"]["status"] == "pending"
     assert "shut down" in handed_back["status"]["message"]
-    assert JobQueue(stack.redis(), 600).waiting_job_ids([job_id]) == {job_id}
+    assert JobQueue(stack.redis()).waiting_job_ids([job_id]) == {job_id}
     stack.start_worker()
     _wait_for_status(api, job_id, "completed", timeout=20)
     record = _record(stack, job_id)

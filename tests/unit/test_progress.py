@@ -71,7 +71,8 @@ def test_progress_moves_per_image_and_the_estimate_appears_after_the_first(tmp_p
     watcher.start()
     try:
         with Lease(services.repository, job.job_id, run_id, 30) as lease:
-            images = _generate(services, StaggeredModel(), job, run_id, lease)
+            window = CallWindow(time.monotonic() + 60, threading.Event())
+            images = _generate(services, StaggeredModel(), job, run_id, lease, window)
     finally:
         stop.set()
         watcher.join()

@@ -7,19 +7,24 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from redis import Redis
 
+from imagegen.jobqueue import CANCEL_KEY_PREFIX
 from imagegen.quota import (
     DECREASE_COOLDOWN_MS,
     DECREASE_FACTOR,
     INCREASE_PER_CALL,
     LEARNING_START_RPM,
     MIN_RPM,
+    Grant,
     ModelQuotas,
+    ParkedTurn,
     ProviderBudget,
     parse_quotas,
+    rank,
 )
 
 MODEL = "stability.stable-diffusion-xl-v1"
@@ -173,3 +178,94 @@ def test_a_cut_keeps_most_of_what_the_provider_admitted_last_minute(make_budget,
     # (x 0.98: should a minute begin during the test, the last one's count weighs a little
     # less than whole).
     assert 0.95 * 120 * 0.98 <= rate <= 0.95 * 120 + 1e-6
+
+
+# --- parked jobs: waiting without a slot, by priority ----------------------------------------
+
+
+def _accepted(second: int) -> datetime:
+    return datetime(2026, 12, 3, 8, 0, second, tzinfo=UTC)
+
+
+def test_rank_orders_by_priority_then_by_acceptance():
+    ranks = [
+        rank(9, _accepted(5)),
+        rank(9, _accepted(6)),
+        rank(5, _accepted(1)),
+        rank(1, _accepted(0)),
+    ]
+    assert ranks == sorted(ranks)
+    assert rank(10, _accepted(59)) < rank(9, _accepted(0))
+
+
+def test_parked_jobs_get_turns_best_ranked_first(make_budget):
+    budget = make_budget({MODEL: 600})  # a turn every 100 ms
+    assert budget.try_acquire(MODEL).granted  # the budget is spent for 100 ms
+    budget.park(MODEL, "job_low", rank(1, _accepted(0)))
+    budget.park(MODEL, "job_high_late", rank(9, _accepted(2)))
+    budget.park(MODEL, "job_high_early", rank(9, _accepted(1)))
+    assert budget.parked_models() == [MODEL]
+    assert budget.parked(MODEL) == ["job_high_early", "job_high_late", "job_low"]
+
+    not_yet = budget.take_parked(MODEL)
+    assert isinstance(not_yet, Grant) and not not_yet.granted
+    assert 0 < not_yet.wait_seconds <= 0.1
+    taken = []
+    while len(taken) < 3:
+        turn = budget.take_parked(MODEL)
+        if isinstance(turn, ParkedTurn):
+            taken.append(turn.job_id)
+        else:
+            assert isinstance(turn, Grant)
+            time.sleep(turn.wait_seconds)
+    assert taken == ["job_high_early", "job_high_late", "job_low"]
+    # Nothing parked any more: the model leaves the set the runners look at.
+    assert budget.take_parked(MODEL) is None
+    assert budget.parked_models() == []
+
+
+def test_a_waiting_call_gives_way_to_a_better_ranked_parked_job(make_budget):
+    budget = make_budget({MODEL: 6000})  # a turn every 10 ms
+    budget.park(MODEL, "job_urgent", rank(9, _accepted(0)))
+    time.sleep(0.02)
+    # A priority-1 job's call waits: the turn is the parked priority-9 job's.
+    behind = budget.try_acquire(MODEL, rank(1, _accepted(0)))
+    assert not behind.granted and behind.wait_seconds > 0
+    # A call ranked before every parked job goes, and so does one with no place in line.
+    assert budget.try_acquire(MODEL, rank(10, _accepted(0))).granted
+    time.sleep(0.02)
+    assert budget.try_acquire(MODEL).granted
+    time.sleep(0.02)
+    turn = budget.take_parked(MODEL)
+    assert isinstance(turn, ParkedTurn) and turn.job_id == "job_urgent"
+    time.sleep(0.02)
+    assert budget.try_acquire(MODEL, rank(1, _accepted(0))).granted
+
+
+def test_the_models_description_counts_the_waiting_jobs(make_budget):
+    budget = make_budget({MODEL: 60})
+    assert budget.try_acquire(MODEL).granted
+    for index in range(3):
+        budget.park(MODEL, f"job_{index}", rank(5, _accepted(index)))
+    described = budget.describe([MODEL, "amazon.nova-canvas-v1:0"])
+    assert described[MODEL] == {
+        "requests_per_minute": 60,
+        "current_per_minute": 60.0,
+        "waiting_jobs": 3,
+        "estimated_wait_seconds": 3.0,  # one turn a second
+    }
+    assert described["amazon.nova-canvas-v1:0"]["waiting_jobs"] == 0
+    assert described["amazon.nova-canvas-v1:0"]["estimated_wait_seconds"] is None
+
+
+def test_cancelled_parked_jobs_leave_the_line_without_spending_a_turn(make_budget, redis_url):
+    budget = make_budget({MODEL: 60})
+    redis = Redis.from_url(redis_url)
+    cancelled = [f"job_cancelled_{uuid.uuid4().hex}" for _ in range(3)]
+    for index, job_id in enumerate(cancelled):
+        budget.park(MODEL, job_id, rank(9, _accepted(index)))
+        redis.set(CANCEL_KEY_PREFIX + job_id, "1", ex=60)
+    budget.park(MODEL, "job_kept", rank(1, _accepted(0)))
+    turn = budget.take_parked(MODEL)
+    assert isinstance(turn, ParkedTurn) and turn.job_id == "job_kept"
+    assert budget.take_parked(MODEL) is None

@@ -341,9 +341,9 @@ variable "api_cpu_target" {
 }
 
 variable "worker_backlog_per_task_target" {
-  description = "Outstanding jobs (queued + running) per worker task the worker service's target tracking policy holds; about IMAGEGEN_WORKER_CONCURRENCY times the jobs one slot may have waiting."
+  description = "Outstanding jobs (queued + running) per worker task the worker service's target tracking policy holds; about 1.5 x IMAGEGEN_WORKER_CONCURRENCY: the task's slots full and half as many again queued."
   type        = number
-  default     = 4
+  default     = 96
 
   validation {
     condition     = var.worker_backlog_per_task_target > 0

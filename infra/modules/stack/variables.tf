@@ -151,15 +151,15 @@ variable "worker_max_count" {
 }
 
 variable "worker_concurrency" {
-  description = "Jobs one worker task runs at once (IMAGEGEN_WORKER_CONCURRENCY)."
+  description = "Jobs one worker task runs at once (IMAGEGEN_WORKER_CONCURRENCY), each a thread of its runner process; 64 fit a 1 vCPU / 2 GiB task (bench/RESULTS.md, \"Calls in flight\")."
   type        = number
-  default     = 4
+  default     = 64
 }
 
 variable "worker_backlog_per_task_target" {
-  description = "Outstanding jobs per worker task that autoscaling aims for."
+  description = "Outstanding jobs (queued + running) per worker task that autoscaling aims for: a task's slots full and half as many again queued."
   type        = number
-  default     = 8
+  default     = 96
 }
 
 variable "gunicorn_workers" {

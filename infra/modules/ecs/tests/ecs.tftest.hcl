@@ -31,7 +31,7 @@ variables {
     IMAGEGEN_PUBLIC_BASE_URL = "https://images.example.com"
   }
   api_environment    = { GUNICORN_THREADS = "32" }
-  worker_environment = { IMAGEGEN_WORKER_CONCURRENCY = "4" }
+  worker_environment = { IMAGEGEN_WORKER_CONCURRENCY = "64" }
   secrets = {
     IMAGEGEN_REDIS_URL              = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/redis-AbCdEf"
     IMAGEGEN_URL_SIGNING_SECRET     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/app-GhIjKl:signing_key::"
@@ -336,7 +336,7 @@ run "containers_are_hardened_and_configured" {
     condition = (
       one([for e in jsondecode(output.api_container_definition).environment : e.value if e.name == "IMAGEGEN_BIND"]) == "0.0.0.0:8000"
       && one([for e in jsondecode(output.api_container_definition).environment : e.value if e.name == "GUNICORN_THREADS"]) == "32"
-      && one([for e in jsondecode(output.worker_container_definition).environment : e.value if e.name == "IMAGEGEN_WORKER_CONCURRENCY"]) == "4"
+      && one([for e in jsondecode(output.worker_container_definition).environment : e.value if e.name == "IMAGEGEN_WORKER_CONCURRENCY"]) == "64"
       && one([for e in jsondecode(output.worker_container_definition).environment : e.value if e.name == "IMAGEGEN_METRICS_NAMESPACE"]) == "ImageGen"
     )
     error_message = "Role environments must merge over the common one, with the bind address and metrics namespace set."
@@ -513,7 +513,7 @@ run "worker_scales_on_backlog_per_task" {
 
   assert {
     condition = (
-      one(aws_appautoscaling_policy.worker_backlog.target_tracking_scaling_policy_configuration).target_value == 4
+      one(aws_appautoscaling_policy.worker_backlog.target_tracking_scaling_policy_configuration).target_value == 96
       && one(aws_appautoscaling_policy.worker_backlog.target_tracking_scaling_policy_configuration).scale_in_cooldown > one(aws_appautoscaling_policy.worker_backlog.target_tracking_scaling_policy_configuration).scale_out_cooldown
     )
     error_message = "The worker target must be the backlog per task, scaling in more slowly than out."

@@ -1,0 +1,198 @@
+"""The runner: one long-lived process that runs IMAGEGEN_WORKER_CONCURRENCY jobs at once.
+
+A generation is mostly waiting: for Bedrock to answer (seconds to tens of seconds) or for
+the model's quota. So each job runs on a thread of this process, not in a process of its
+own: a thread costs tens of kilobytes where a forked RQ work horse cost tens of megabytes,
+and one container holds dozens of model calls in flight (bench/RESULTS.md, "Calls in
+flight"). RQ's own workers run one job per process (a fork per job, or none at a time with
+its SimpleWorker), hence this runner: it takes jobs from the same RQ queues, highest
+priority first (one BLPOP over the queues in priority order), and marks them started and
+finished in RQ's job records as RQ's workers do, so RQ's tools still read them.
+
+A slot is taken before a job is: the runner never holds a job it has no thread for. A job
+whose model's budget has no turn for it is parked (worker.jobs, imagegen.quota) and gives
+its slot back; the runner takes parked jobs back as their turns come. What
+keeps a job safe is unchanged from the forked design: the job's run id and lease in the
+database (worker.jobs), the run table the supervisor reads to hand runs back at shutdown
+(worker.run_table), and the sweeper for a runner that died with its jobs.
+
+On SIGINT or SIGTERM (sent by the supervisor) the runner takes no more jobs, lets the
+running ones finish, then exits; the supervisor kills it when its grace runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.exceptions import DequeueTimeout, NoSuchJobError
+from rq.job import Job as RqJob
+from rq.job import JobStatus
+from rq.utils import now, utcformat
+
+from imagegen.jobqueue import QUEUE_NAMES, RunnerStatus
+from imagegen.quota import ParkedTurn, ProviderBudget
+from worker import jobs
+from worker.run_table import RunTable
+
+log = logging.getLogger(__name__)
+
+# The longest a dequeue blocks: how soon a stopping runner notices it should stop taking
+# jobs. Well under the Redis client's socket timeout.
+_DEQUEUE_SECONDS = 1
+# How often the runner says it is alive and how many of its slots are busy; its record
+# lives three times as long, so a dead runner drops out of the count soon after.
+_HEARTBEAT_SECONDS = 2.0
+# After a Redis error, how long the runner waits before it tries to take a job again.
+_REDIS_RETRY_SECONDS = 1.0
+# The longest the runner waits before it looks at the parked jobs again; sooner when a
+# model's budget says its next turn comes sooner.
+_PARKED_POLL_SECONDS = 0.5
+
+
+class Runner:
+    def __init__(self, name: str, slots: int, table: RunTable) -> None:
+        self._name = name
+        self._slots = slots
+        self._free = threading.BoundedSemaphore(slots)
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="job")
+        jobs.use_run_table(table)
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        services = jobs.services()
+        queues = [Queue(name, connection=services.redis) for name in QUEUE_NAMES]
+        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        heartbeat.start()
+        budget = services.budget
+        log.info("runner started", extra={"runner": self._name, "slots": self._slots})
+        # One loop takes both parked and queued jobs: with a slot free, a parked job whose
+        # turn has come goes first; otherwise the loop waits for a queued job until the next
+        # turn of a parked one may come.
+        while not self._stop.is_set():
+            if not self._free.acquire(timeout=_DEQUEUE_SECONDS):
+                continue
+            try:
+                taken, pause = self._next_parked(budget)
+            except RedisError:
+                log.exception("taking a parked job failed; trying again")
+                taken, pause = None, _REDIS_RETRY_SECONDS
+            if taken is not None:
+                self._submit(taken, self._fetch_started(taken), turn_granted=True)
+                continue
+            rq_job = self._dequeue(queues, pause)
+            if rq_job is None:
+                self._free.release()
+                continue
+            self._submit(rq_job.id, rq_job, turn_granted=False)
+        log.info("runner stopping: finishing the jobs it runs", extra={"busy": self._busy})
+        heartbeat.join()
+        self._pool.shutdown(wait=True)
+        log.info("runner stopped", extra={"runner": self._name})
+
+    def _request_stop(self, _signum: int, _frame: FrameType | None) -> None:
+        self._stop.set()
+
+    def _dequeue(self, queues: list[Queue], timeout: float) -> RqJob | None:
+        """The next queued job, marked started in RQ's record before anything else happens
+        to it: the sweeper queues a pending job again only when RQ no longer says it waits."""
+        try:
+            # Redis takes a fractional BLPOP timeout, though RQ's signature says int.
+            wait = max(0.01, min(timeout, _DEQUEUE_SECONDS))
+            found = Queue.dequeue_any(queues, wait, connection=queues[0].connection)  # type: ignore[arg-type]
+            if found is None:
+                return None
+            return self._mark_started(found[0])
+        except DequeueTimeout:
+            return None
+        except RedisError:
+            log.exception("taking a job from the queue failed; trying again")
+            self._stop.wait(_REDIS_RETRY_SECONDS)
+            return None
+
+    @staticmethod
+    def _next_parked(budget: ProviderBudget) -> tuple[str | None, float]:
+        """(a parked job taken with its turn, or None; how long until a turn may come)."""
+        pause = _PARKED_POLL_SECONDS
+        for model_id in budget.parked_models():
+            turn = budget.take_parked(model_id)
+            if isinstance(turn, ParkedTurn):
+                return turn.job_id, 0.0
+            if turn is not None:
+                pause = min(pause, turn.wait_seconds)
+        return None, pause
+
+    def _fetch_started(self, job_id: str) -> RqJob | None:
+        """RQ's record of a job taken from the parked ones, marked started. None when it
+        cannot be had: the job was taken with its turn and runs all the same, as the
+        database is its record."""
+        try:
+            return self._mark_started(RqJob.fetch(job_id, connection=jobs.services().redis))
+        except NoSuchJobError:
+            return None
+        except RedisError:
+            log.warning("could not mark a parked job started in RQ", extra={"job_id": job_id})
+            return None
+
+    def _mark_started(self, rq_job: RqJob) -> RqJob:
+        with rq_job.connection.pipeline() as pipe:
+            rq_job.prepare_for_execution(self._name, pipe)
+            pipe.execute()
+        return rq_job
+
+    def _submit(self, job_id: str, rq_job: RqJob | None, turn_granted: bool) -> None:
+        with self._busy_lock:
+            self._busy += 1
+        self._pool.submit(self._run, job_id, rq_job, turn_granted)
+
+    def _run(self, job_id: str, rq_job: RqJob | None, turn_granted: bool) -> None:
+        status = JobStatus.FAILED
+        outcome = None
+        try:
+            outcome = jobs.run_generation(job_id, turn_granted)
+            status = JobStatus.FINISHED
+        except Exception:
+            # A job's own failures are recorded by its run; this is a fault around it (the
+            # database unreachable, say). The job stays as its record says: pending or
+            # processing under a lease, which the sweeper takes back if nothing else does.
+            log.exception("running a job failed", extra={"job_id": job_id})
+        finally:
+            if rq_job is not None and outcome != jobs.PARKED:
+                self._mark_ended(rq_job, status)
+            with self._busy_lock:
+                self._busy -= 1
+            self._free.release()
+
+    @staticmethod
+    def _mark_ended(rq_job: RqJob, status: JobStatus) -> None:
+        """Close RQ's record of the job as RQ's own workers do (RQ's tools read it)."""
+        ttl = rq_job.result_ttl if status == JobStatus.FINISHED else rq_job.failure_ttl
+        try:
+            with rq_job.connection.pipeline() as pipe:
+                rq_job.set_status(status, pipe)
+                pipe.hset(rq_job.key, "ended_at", utcformat(now()))
+                rq_job.cleanup(ttl, pipe, remove_from_queue=False)
+                pipe.execute()
+        except RedisError:
+            log.warning("could not record the end of a job in RQ", extra={"job_id": rq_job.id})
+
+    def _heartbeat(self) -> None:
+        queue = jobs.services().queue
+        while True:
+            try:
+                status = RunnerStatus(self._name, os.getpid(), self._slots, self._busy)
+                queue.runner_alive(status, 3 * _HEARTBEAT_SECONDS)
+            except RedisError:
+                log.warning("could not record the runner's heartbeat")
+            if self._stop.wait(_HEARTBEAT_SECONDS):
+                return
