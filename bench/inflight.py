@@ -63,13 +63,13 @@ class MemorySampler(threading.Thread):
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self._root = root
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self.peak_rss_kib = 0
         self.peak_pss_kib = 0
         self.processes = 0
 
     def run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._done.wait(0.2):
             pids = _tree(self._root)
             usage = [_memory_kib(pid) for pid in pids]
             self.processes = max(self.processes, len(pids))
@@ -77,7 +77,7 @@ class MemorySampler(threading.Thread):
             self.peak_pss_kib = max(self.peak_pss_kib, sum(pss for _, pss in usage))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
 
