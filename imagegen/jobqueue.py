@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job as RqJob
 from rq.job import JobStatus
+from rq.utils import as_text
 
 from imagegen.records import MAX_PRIORITY, MIN_PRIORITY
 
@@ -153,6 +154,10 @@ class JobQueue:
             if value is None:
                 continue  # expired between the scan and the read
             pid, slots, busy = (int(part) for part in value.split())
-            name = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
+            name = as_text(key).rsplit(":", 1)[1]
             found.append(RunnerStatus(name, pid, slots, busy))
         return found
+
+    def runner_gone(self, name: str) -> None:
+        """Forget a runner that stopped cleanly, before its heartbeat would have expired."""
+        self._redis.delete(_RUNNER_KEY.format(name=name))

@@ -35,9 +35,10 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis, RedisError
+from rq.utils import as_text
 
 from imagegen.jobqueue import CANCEL_KEY_PREFIX
-from imagegen.records import MAX_PRIORITY
+from imagegen.records import MAX_PRIORITY, MIN_PRIORITY
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,11 @@ IDLE_EXPIRY_MS = 3_600_000
 # ARGV: operation, ceiling, start rate, expiry ms, model id, then the operation's own:
 #   acquire: burst, rank ('' for none) -> {granted 0/1, wait ms, rate}; not granted while a
 #     parked job ranks before the caller
-#   take_parked: burst, cancel key prefix -> {granted 0/1, wait ms, rate, job id}; the
-#     best-ranked parked job that was not cancelled, with the call it may make now; wait -1
-#     when none is parked
+#   take_parked: burst, cancel key prefix, deadline ms ('' for none), priority step ms,
+#     priority bands -> {granted 0/1, wait ms, rate, job id, expired 0/1}: a parked job
+#     whose deadline has passed (it spends no turn: it only fails), else the best-ranked
+#     parked job that was not cancelled, with the call it may make now; wait -1 when none
+#     is parked
 #   succeeded: increase per call -> rate
 #   throttled: factor, minimum, cooldown ms, floor share -> rate
 _BUDGET = """
@@ -109,7 +112,21 @@ if op == 'acquire' or op == 'take_parked' then
   end
   if op == 'take_parked' and #head == 0 then
     redis.call('SREM', KEYS[3], ARGV[5])
-    return {0, -1, tostring(rate), false}
+    return {0, -1, tostring(rate), false, 0}
+  end
+  if op == 'take_parked' and ARGV[8] ~= '' then
+    -- A rank is the priority's band plus the acceptance time (rank()), so the jobs
+    -- accepted before the cutoff are the start of each band. Formatted as integers:
+    -- Lua's own number format keeps only 14 digits.
+    local cutoff, step = now - tonumber(ARGV[8]), tonumber(ARGV[9])
+    for band = 0, tonumber(ARGV[10]) - 1 do
+      local expired = redis.call('ZRANGEBYSCORE', KEYS[2], string.format('%.0f', band * step),
+                                 string.format('%.0f', band * step + cutoff), 'LIMIT', 0, 1)
+      if #expired > 0 then
+        redis.call('ZREM', KEYS[2], expired[1])
+        return {1, 0, tostring(rate), expired[1], 1}
+      end
+    end
   end
   if op == 'acquire' and ARGV[7] ~= '' and #head > 0 and tonumber(head[2]) < tonumber(ARGV[7]) then
     -- A parked job ranks before this caller: the next turn is the parked job's.
@@ -117,12 +134,12 @@ if op == 'acquire' or op == 'take_parked' then
   end
   local earliest = tat + interval - tonumber(ARGV[6]) * interval
   if earliest > now then
-    return {0, math.ceil(earliest - now), tostring(rate), false}
+    return {0, math.ceil(earliest - now), tostring(rate), false, 0}
   end
   tat = tat + interval
   if op == 'take_parked' then
     redis.call('ZREM', KEYS[2], head[1])
-    result = {1, 0, tostring(rate), head[1]}
+    result = {1, 0, tostring(rate), head[1], 0}
   else
     result = {1, 0, tostring(rate)}
   end
@@ -132,9 +149,12 @@ elseif op == 'succeeded' then
   result = tostring(rate)
 else
   if now - cut_at >= tonumber(ARGV[8]) then
-    -- What the provider admitted over the last minute (a sliding estimate from two
-    -- minutes' counts) is a rate its quota surely allows: never cut far below it.
-    local admitted = cnt + prev * (1 - (now % 60000) / 60000)
+    -- What the provider admitted in one clock minute, this one or the last, is a rate its
+    -- quota surely allows (any minute is one of the windows a per-minute quota counts
+    -- over): never cut far below it. Not a sliding estimate of the last 60 s: that
+    -- underrates a minute whose calls came in a burst at its start, and while a spent
+    -- rolling-minute quota keeps refusing, the cuts would follow it down.
+    local admitted = math.max(cnt, prev)
     rate = math.max(tonumber(ARGV[7]), rate * tonumber(ARGV[6]), admitted * tonumber(ARGV[9]))
     rate = math.min(rate, ceiling)
     cut_at = now
@@ -161,10 +181,12 @@ class Grant:
 
 @dataclass(frozen=True)
 class ParkedTurn:
-    """A parked job and the model call it may make now."""
+    """A parked job and the model call it may make now, or, when expired, a parked job
+    whose deadline passed while it waited: it is taken to fail, and makes no call."""
 
     job_id: str
     rate_per_minute: float
+    expired: bool = False
 
 
 def rank(priority: int, accepted_at: datetime) -> float:
@@ -205,17 +227,24 @@ def parse_quotas(text: str) -> dict[str, int]:
     return quotas
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class ProviderBudget:
     """The fleet's shared budget of model calls, one per (region, model)."""
 
-    def __init__(self, redis: Redis, region: str, quotas: ModelQuotas) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        region: str,
+        quotas: ModelQuotas,
+        job_deadline_seconds: float | None = None,
+    ) -> None:
+        """job_deadline_seconds: how long after acceptance a job may wait (None: parked jobs
+        are only taken with their turn)."""
         self._redis = redis
         self._region = region
         self._quotas = quotas
+        self._deadline_ms = (
+            "" if job_deadline_seconds is None else str(int(job_deadline_seconds * 1000))
+        )
         self._script: Any = redis.register_script(_BUDGET)
 
     def key(self, model_id: str) -> str:
@@ -250,24 +279,26 @@ class ProviderBudget:
 
     def parked_models(self) -> list[str]:
         """Models that have parked jobs, as far as the last take_parked of each knew."""
-        return sorted(_text(member) for member in self._redis.smembers(self._parked_models_key()))
+        return sorted(as_text(member) for member in self._redis.smembers(self._parked_models_key()))
 
     def take_parked(self, model_id: str) -> ParkedTurn | Grant | None:
-        """The best-ranked parked job of the model with its call, if the budget has one now;
-        else the Grant saying when to ask again; None when no job of the model is parked."""
-        granted, wait_ms, rate, job_id = self._run(
-            model_id, "take_parked", BURST_CALLS, CANCEL_KEY_PREFIX
+        """A parked job of the model whose deadline has passed (expired), else the
+        best-ranked one with its call if the budget has one now; else the Grant saying when
+        to ask again; None when no job of the model is parked."""
+        granted, wait_ms, rate, job_id, expired = self._run(
+            model_id,
+            "take_parked",
+            BURST_CALLS,
+            CANCEL_KEY_PREFIX,
+            self._deadline_ms,
+            _PRIORITY_STEP_MS,
+            MAX_PRIORITY - MIN_PRIORITY + 1,
         )
         if granted:
-            return ParkedTurn(_text(job_id), float(rate))
+            return ParkedTurn(as_text(job_id), float(rate), expired=bool(expired))
         if int(wait_ms) < 0:
             return None
         return Grant(False, int(wait_ms) / 1000, float(rate))
-
-    def parked(self, model_id: str) -> list[str]:
-        """The model's parked jobs, the next to go first."""
-        members: list[bytes] = self._redis.zrange(self.parked_key(model_id), 0, -1)  # type: ignore[assignment]
-        return [_text(member) for member in members]
 
     def throttled(self, model_id: str) -> float:
         """The provider throttled a call: spend slower. Returns the new rate."""

@@ -61,6 +61,7 @@ def build_services(settings: Settings) -> Services:
             redis,
             settings.aws_region,
             ModelQuotas(settings.bedrock_quotas, settings.bedrock_default_rpm),
+            job_deadline_seconds=settings.job_deadline_seconds,
         ),
     )
 

@@ -51,8 +51,10 @@ _DEQUEUE_SECONDS = 1
 _HEARTBEAT_SECONDS = 2.0
 # After a Redis error, how long the runner waits before it tries to take a job again.
 _REDIS_RETRY_SECONDS = 1.0
-# The longest the runner waits before it looks at the parked jobs again; sooner when a
-# model's budget says its next turn comes sooner.
+# While jobs are parked, the longest the runner waits before it looks at them again; sooner
+# when a model's budget says its next turn comes sooner. (With none parked, the runner
+# waits on the queues for up to _DEQUEUE_SECONDS: whichever runner parks a job next frees
+# its slot in doing so, and looks at the parked jobs at once.)
 _PARKED_POLL_SECONDS = 0.5
 
 
@@ -64,6 +66,9 @@ class Runner:
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._stop = threading.Event()
+        # Set once the jobs still running at a stop have finished: until then the runner
+        # keeps saying how many slots are busy.
+        self._drained = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="job")
         jobs.use_run_table(table)
 
@@ -96,8 +101,9 @@ class Runner:
                 continue
             self._submit(rq_job.id, rq_job, turn_granted=False)
         log.info("runner stopping: finishing the jobs it runs", extra={"busy": self._busy})
-        heartbeat.join()
         self._pool.shutdown(wait=True)
+        self._drained.set()
+        heartbeat.join()
         log.info("runner stopped", extra={"runner": self._name})
 
     def _request_stop(self, _signum: int, _frame: FrameType | None) -> None:
@@ -123,10 +129,15 @@ class Runner:
     @staticmethod
     def _next_parked(budget: ProviderBudget) -> tuple[str | None, float]:
         """(a parked job taken with its turn, or None; how long until a turn may come)."""
-        pause = _PARKED_POLL_SECONDS
-        for model_id in budget.parked_models():
+        models = budget.parked_models()
+        pause = _PARKED_POLL_SECONDS if models else _DEQUEUE_SECONDS
+        for model_id in models:
             turn = budget.take_parked(model_id)
             if isinstance(turn, ParkedTurn):
+                if turn.expired:
+                    # Run all the same: its first call finds the deadline passed and the
+                    # job fails with IMG203 through the usual path (status, webhook, batch).
+                    log.info("a parked job's deadline passed", extra={"job_id": turn.job_id})
                 return turn.job_id, 0.0
             if turn is not None:
                 pause = min(pause, turn.wait_seconds)
@@ -194,5 +205,9 @@ class Runner:
                 queue.runner_alive(status, 3 * _HEARTBEAT_SECONDS)
             except RedisError:
                 log.warning("could not record the runner's heartbeat")
-            if self._stop.wait(_HEARTBEAT_SECONDS):
-                return
+            if self._drained.wait(_HEARTBEAT_SECONDS):
+                break
+        try:
+            queue.runner_gone(self._name)
+        except RedisError:
+            log.warning("could not remove the runner's heartbeat; it expires on its own")

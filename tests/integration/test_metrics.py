@@ -83,6 +83,19 @@ def test_jobs_live_runners_run_count_in_the_depth_until_their_heartbeat_expires(
     assert jobs.runners() == [RunnerStatus("runner-a", 101, slots=64, busy=5)]
 
 
+def test_a_runner_that_stops_cleanly_leaves_the_depth_at_once(isolated_redis):
+    jobs = JobQueue(isolated_redis)
+    jobs.runner_alive(RunnerStatus("runner-a", 101, slots=64, busy=3), ttl_seconds=30)
+    jobs.runner_alive(RunnerStatus("runner-b", 102, slots=64, busy=4), ttl_seconds=30)
+    publisher = MetricsPublisher(isolated_redis, cloudwatch=None, namespace="unused")
+
+    jobs.runner_gone("runner-a")
+
+    depth = {item["MetricName"]: item["Value"] for item in publisher.collect()}["QueueDepth"]
+    assert depth == 4
+    assert jobs.runners() == [RunnerStatus("runner-b", 102, slots=64, busy=4)]
+
+
 def test_an_empty_queue_has_no_age(isolated_redis):
     publisher = MetricsPublisher(isolated_redis, cloudwatch=None, namespace="unused")
     data = {item["MetricName"]: item["Value"] for item in publisher.collect()}

@@ -203,3 +203,29 @@ def test_jobs_of_other_models_do_not_wait_behind_a_spent_quota(quota_api, quota_
     for job in waiting:
         quota_api.request("POST", f"/v1/jobs/{job['job_id']}/cancel")
     _wait_for_idle_budget(quota_api)
+
+
+def test_parked_jobs_fail_at_their_deadline_not_at_their_turn(quota_api, quota_stack):
+    """30 SDXL jobs need 15 s of SDXL's turns, and each may wait DEADLINE_SECONDS (6 s): the
+    ones still parked when their deadline passes fail with IMG203 then, not when their turn
+    would have come, and the ones whose turn came in time complete."""
+    _wait_for_idle_budget(quota_api)
+    tag = uuid.uuid4().hex[:6]
+    started = time.monotonic()
+    jobs = [
+        quota_api.generate({"prompt": f"late {tag} {i}", "model": SDXL, "async": True}).json()
+        for i in range(30)
+    ]
+    finished = [quota_api.wait_for_job(job["job_id"], timeout=30) for job in jobs]
+    elapsed = time.monotonic() - started
+    statuses = [f["job"]["status"] for f in finished]
+    completed = [s for s in statuses if s["status"] == "completed"]
+    failed = [s for s in statuses if s["status"] == "failed"]
+    assert len(completed) + len(failed) == 30, statuses
+    # One turn each 0.5 s for 6 s: about 12 in time.
+    assert 8 <= len(completed) <= 14, statuses
+    for status in failed:
+        assert status["error"]["code"] == "IMG203", status
+        assert "deadline" in status["error"]["message"], status
+    # Their turns would have run to 15 s; the deadline ends them a little after 6 s.
+    assert elapsed < DEADLINE_SECONDS + 5, elapsed

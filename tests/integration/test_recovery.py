@@ -381,10 +381,13 @@ def test_sigterm_lets_a_job_finish_within_the_grace(stack, api, tenant):
     job_id = _submit(api, prompt, n=1)
     _wait_for_status(api, job_id, "processing")
     processes = [worker.popen.pid, *descendants(worker.popen.pid)]
+    runner = stack.runner(worker)
 
     worker.popen.send_signal(signal.SIGTERM)
     assert worker.popen.wait(timeout=30) == 0
 
+    # Its heartbeat is gone with it, not left to expire: the backlog counts no busy slot.
+    assert runner not in {r.pid for r in JobQueue(stack.redis()).runners()}
     # Completed by the time the worker is gone, by its only run.
     _assert_completed_once(api, stack, job_id, n=1)
     assert _model_calls(stack, prompt) == 1

@@ -7,10 +7,11 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
+from rq.utils import as_text
 
 from imagegen.jobqueue import CANCEL_KEY_PREFIX
 from imagegen.quota import (
@@ -35,8 +36,14 @@ def make_budget(redis_url: str) -> Callable[..., ProviderBudget]:
     """Budgets in a region of the test's own, so tests never share one."""
     region = f"test-{uuid.uuid4().hex}"
 
-    def make(quotas: dict[str, int] | None = None, default: int | None = None) -> ProviderBudget:
-        return ProviderBudget(Redis.from_url(redis_url), region, ModelQuotas(quotas or {}, default))
+    def make(
+        quotas: dict[str, int] | None = None,
+        default: int | None = None,
+        deadline: float | None = None,
+    ) -> ProviderBudget:
+        return ProviderBudget(
+            Redis.from_url(redis_url), region, ModelQuotas(quotas or {}, default), deadline
+        )
 
     return make
 
@@ -174,13 +181,35 @@ def test_a_cut_keeps_most_of_what_the_provider_admitted_last_minute(make_budget,
     for _ in range(50):
         redis.hdel(budget.key(MODEL), "cut_at")  # as if the cooldown had passed
         rate = budget.throttled(MODEL)
-    # 50 cuts of 10 % would take 6000 to 31; what was admitted holds it at 0.95 x 120
-    # (x 0.98: should a minute begin during the test, the last one's count weighs a little
-    # less than whole).
-    assert 0.95 * 120 * 0.98 <= rate <= 0.95 * 120 + 1e-6
+    # 50 cuts of 10 % would take 6000 to 31; what was admitted holds it at 0.95 x 120.
+    assert rate == pytest.approx(0.95 * 120)
+
+
+def test_calls_admitted_at_the_start_of_last_minute_still_hold_the_cuts(make_budget, redis_url):
+    """A burst spends a rolling-minute quota in its first seconds and the provider refuses
+    the rest of that minute: late in the next clock minute, the burst still counts whole."""
+    budget = make_budget({MODEL: 6000})
+    redis = Redis.from_url(redis_url)
+    seconds, _ = redis.time()
+    if seconds % 60 == 59:  # the minute would change under the test
+        time.sleep(1.1)
+        seconds, _ = redis.time()
+    # 120 calls counted in the last clock minute, none in this one.
+    budget.succeeded(MODEL)
+    redis.hset(budget.key(MODEL), mapping={"win": seconds // 60 - 1, "cnt": 120, "prev": 0})
+    for _ in range(50):
+        redis.hdel(budget.key(MODEL), "cut_at")
+        rate = budget.throttled(MODEL)
+    assert rate == pytest.approx(0.95 * 120)
 
 
 # --- parked jobs: waiting without a slot, by priority ----------------------------------------
+
+
+def _parked(budget: ProviderBudget) -> list[str]:
+    """The model's parked jobs, the next to go first, as Redis holds them."""
+    members = budget._redis.zrange(budget.parked_key(MODEL), 0, -1)
+    return [as_text(member) for member in members]
 
 
 def _accepted(second: int) -> datetime:
@@ -205,7 +234,7 @@ def test_parked_jobs_get_turns_best_ranked_first(make_budget):
     budget.park(MODEL, "job_high_late", rank(9, _accepted(2)))
     budget.park(MODEL, "job_high_early", rank(9, _accepted(1)))
     assert budget.parked_models() == [MODEL]
-    assert budget.parked(MODEL) == ["job_high_early", "job_high_late", "job_low"]
+    assert _parked(budget) == ["job_high_early", "job_high_late", "job_low"]
 
     not_yet = budget.take_parked(MODEL)
     assert isinstance(not_yet, Grant) and not not_yet.granted
@@ -269,3 +298,33 @@ def test_cancelled_parked_jobs_leave_the_line_without_spending_a_turn(make_budge
     turn = budget.take_parked(MODEL)
     assert isinstance(turn, ParkedTurn) and turn.job_id == "job_kept"
     assert budget.take_parked(MODEL) is None
+
+
+def test_parked_jobs_past_their_deadline_are_taken_to_fail_without_a_turn(make_budget):
+    budget = make_budget({MODEL: 1}, deadline=3600)  # a turn a minute, an hour to wait
+    assert budget.try_acquire(MODEL).granted  # no turn for a minute
+    now = datetime.now(UTC)
+    budget.park(MODEL, "job_new_urgent", rank(10, now))
+    budget.park(MODEL, "job_old_low", rank(1, now - timedelta(seconds=3601)))
+    budget.park(MODEL, "job_old_mid", rank(5, now - timedelta(seconds=7200)))
+    budget.park(MODEL, "job_nearly_old_low", rank(1, now - timedelta(seconds=3590)))
+
+    taken = [budget.take_parked(MODEL) for _ in range(2)]
+
+    assert all(isinstance(turn, ParkedTurn) and turn.expired for turn in taken)
+    assert {turn.job_id for turn in taken} == {"job_old_low", "job_old_mid"}  # type: ignore[union-attr]
+    # The others still wait for their turns, and the budget was not spent on the expired.
+    later = budget.take_parked(MODEL)
+    assert isinstance(later, Grant) and not later.granted and later.wait_seconds > 50
+    assert _parked(budget) == ["job_new_urgent", "job_nearly_old_low"]
+
+
+def test_without_a_deadline_parked_jobs_wait_for_their_turn(make_budget):
+    budget = make_budget({MODEL: 1})
+    assert budget.try_acquire(MODEL).granted
+    budget.park(MODEL, "job_old", rank(1, datetime.now(UTC) - timedelta(days=2)))
+
+    waiting = budget.take_parked(MODEL)
+
+    assert isinstance(waiting, Grant) and not waiting.granted
+    assert _parked(budget) == ["job_old"]
