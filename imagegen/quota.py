@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 # about two minutes, and a sawtooth between 90 % and 100 % of the real quota uses 95 % of it.
 DECREASE_FACTOR = 0.9
 INCREASE_PER_CALL = 0.05
+# Until a budget's first throttle, each call raises the rate by one call a minute instead
+# (TCP's slow start): with calls waiting, the rate then doubles in well under a minute, so
+# an unconfigured model whose quota is higher than LEARNING_START_RPM finds it in minutes,
+# where 5 % a minute would take a quarter of an hour to double.
+SLOW_START_INCREASE_PER_CALL = 1.0
 # Calls in flight when the quota was hit come back throttled together: one cut for them.
 DECREASE_COOLDOWN_MS = 2000
 # A cut never takes the rate below this share of what the provider admitted over the last
@@ -68,8 +73,8 @@ IDLE_EXPIRY_MS = 3_600_000
 
 # One script for the operations, so they share how the budget is read and written.
 # KEYS[1]: the budget hash: tat (the next call's theoretical arrival time, ms), rate (calls a
-# minute), cut_at (the last cut, ms), and the calls the provider admitted in this minute
-# and the one before (win: the minute's number, cnt, prev).
+# minute), cut_at (the last cut, ms; none before the first), and the calls the provider
+# admitted in each of the last 60 seconds (b0..b59: "second:count", a field per second).
 # KEYS[2]: the model's parked jobs (sorted set, job id -> rank; lower goes first).
 # KEYS[3]: the set of models that have parked jobs.
 # ARGV: operation, ceiling, start rate, expiry ms, model id, then the operation's own:
@@ -80,23 +85,18 @@ IDLE_EXPIRY_MS = 3_600_000
 #     whose deadline has passed (it spends no turn: it only fails), else the best-ranked
 #     parked job that was not cancelled, with the call it may make now; wait -1 when none
 #     is parked
-#   succeeded: increase per call -> rate
+#   succeeded: increase per call, increase per call before the first throttle -> rate
 #   throttled: factor, minimum, cooldown ms, floor share -> rate
 _BUDGET = """
 local key, op = KEYS[1], ARGV[1]
 local ceiling, start, expiry = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
-local h = redis.call('HMGET', key, 'tat', 'rate', 'cut_at', 'win', 'cnt', 'prev')
+local second = math.floor(now / 1000)
+local h = redis.call('HMGET', key, 'tat', 'rate', 'cut_at')
 local tat = math.max(tonumber(h[1]) or now, now)
 local rate = math.min(tonumber(h[2]) or start, ceiling)
 local cut_at = tonumber(h[3]) or 0
-local minute = math.floor(now / 60000)
-local win, cnt, prev = tonumber(h[4]) or minute, tonumber(h[5]) or 0, tonumber(h[6]) or 0
-if minute ~= win then
-  if minute == win + 1 then prev = cnt else prev = 0 end
-  cnt, win = 0, minute
-end
 local result
 if op == 'acquire' or op == 'take_parked' then
   local interval = 60000 / rate
@@ -144,17 +144,33 @@ if op == 'acquire' or op == 'take_parked' then
     result = {1, 0, tostring(rate)}
   end
 elseif op == 'succeeded' then
-  cnt = cnt + 1
-  rate = math.min(ceiling, rate + tonumber(ARGV[6]))
+  local increase = tonumber(ARGV[6])
+  if cut_at == 0 then increase = tonumber(ARGV[7]) end
+  local field = 'b' .. (second % 60)
+  local count = 1
+  local bucket = redis.call('HGET', key, field)
+  if bucket then
+    local stamp, calls = string.match(bucket, '(%d+):(%d+)')
+    if tonumber(stamp) == second then count = tonumber(calls) + 1 end
+  end
+  redis.call('HSET', key, field, string.format('%d:%d', second, count))
+  rate = math.min(ceiling, rate + increase)
   result = tostring(rate)
 else
   if now - cut_at >= tonumber(ARGV[8]) then
-    -- What the provider admitted in one clock minute, this one or the last, is a rate its
-    -- quota surely allows (any minute is one of the windows a per-minute quota counts
-    -- over): never cut far below it. Not a sliding estimate of the last 60 s: that
-    -- underrates a minute whose calls came in a burst at its start, and while a spent
-    -- rolling-minute quota keeps refusing, the cuts would follow it down.
-    local admitted = math.max(cnt, prev)
+    -- What the provider admitted over the last 60 s is a rate its per-minute quota surely
+    -- allows; and a throttle says that window is full, so it is about the quota itself.
+    -- Never cut far below it: a spent rolling-minute quota refuses every call until its
+    -- oldest calls are a minute old, and cutting all that while would sink the rate.
+    local fields = {}
+    for index = 0, 59 do fields[#fields + 1] = 'b' .. index end
+    local admitted = 0
+    for _, bucket in ipairs(redis.call('HMGET', key, unpack(fields))) do
+      if bucket then
+        local stamp, calls = string.match(bucket, '(%d+):(%d+)')
+        if second - tonumber(stamp) < 60 then admitted = admitted + tonumber(calls) end
+      end
+    end
     rate = math.max(tonumber(ARGV[7]), rate * tonumber(ARGV[6]), admitted * tonumber(ARGV[9]))
     rate = math.min(rate, ceiling)
     cut_at = now
@@ -164,7 +180,7 @@ else
   result = tostring(rate)
 end
 redis.call('HSET', key, 'tat', tostring(tat), 'rate', tostring(rate), 'cut_at',
-           tostring(cut_at), 'win', win, 'cnt', cnt, 'prev', prev)
+           tostring(cut_at))
 redis.call('PEXPIRE', key, expiry)
 return result
 """
@@ -315,7 +331,9 @@ class ProviderBudget:
 
     def succeeded(self, model_id: str) -> float:
         """A call went through: spend a little faster, up to the quota. Returns the rate."""
-        return float(self._run(model_id, "succeeded", INCREASE_PER_CALL))
+        return float(
+            self._run(model_id, "succeeded", INCREASE_PER_CALL, SLOW_START_INCREASE_PER_CALL)
+        )
 
     def _run(self, model_id: str, operation: str, *args: float | str) -> Any:
         ceiling, start = self._limits(model_id)

@@ -20,6 +20,7 @@ from imagegen.quota import (
     INCREASE_PER_CALL,
     LEARNING_START_RPM,
     MIN_RPM,
+    SLOW_START_INCREASE_PER_CALL,
     Grant,
     ModelQuotas,
     ParkedTurn,
@@ -147,6 +148,17 @@ def test_an_unconfigured_model_starts_at_the_learning_rate_and_learns_down(make_
     assert budget.succeeded(MODEL) > LEARNING_START_RPM
 
 
+def test_an_unconfigured_rate_grows_fast_until_the_first_throttle(make_budget):
+    """Slow start: one call a minute more per call until the provider first throttles, so
+    the rate doubles within about a minute's calls; after a throttle, 0.05 per call."""
+    budget = make_budget()
+    for _ in range(120):
+        rate = budget.succeeded(MODEL)
+    assert rate == pytest.approx(LEARNING_START_RPM + 120 * SLOW_START_INCREASE_PER_CALL)
+    cut = budget.throttled(MODEL)
+    assert budget.succeeded(MODEL) == pytest.approx(cut + INCREASE_PER_CALL)
+
+
 def test_a_lower_configured_quota_caps_a_rate_learned_before(make_budget):
     make_budget({MODEL: 600}).try_acquire(MODEL)
     # The same region's budget, read by a worker configured with a lower quota.
@@ -185,18 +197,18 @@ def test_a_cut_keeps_most_of_what_the_provider_admitted_last_minute(make_budget,
     assert rate == pytest.approx(0.95 * 120)
 
 
-def test_calls_admitted_at_the_start_of_last_minute_still_hold_the_cuts(make_budget, redis_url):
+def test_cuts_hold_at_what_was_admitted_in_the_last_60_seconds(make_budget, redis_url):
     """A burst spends a rolling-minute quota in its first seconds and the provider refuses
-    the rest of that minute: late in the next clock minute, the burst still counts whole."""
+    calls until they are a minute old: 50 s later the burst still counts whole, whichever
+    clock minute it fell in, and calls older than 60 s no longer count."""
     budget = make_budget({MODEL: 6000})
     redis = Redis.from_url(redis_url)
-    seconds, _ = redis.time()
-    if seconds % 60 == 59:  # the minute would change under the test
-        time.sleep(1.1)
-        seconds, _ = redis.time()
-    # 120 calls counted in the last clock minute, none in this one.
+    second = int(redis.time()[0])
+    # 119 calls 50 s ago, and 1000 more than a minute ago (one bucket per second of the
+    # minute, "second:count"), then one now.
+    redis.hset(budget.key(MODEL), f"b{(second - 50) % 60}", f"{second - 50}:119")
+    redis.hset(budget.key(MODEL), f"b{(second - 61) % 60}", f"{second - 61}:1000")
     budget.succeeded(MODEL)
-    redis.hset(budget.key(MODEL), mapping={"win": seconds // 60 - 1, "cnt": 120, "prev": 0})
     for _ in range(50):
         redis.hdel(budget.key(MODEL), "cut_at")
         rate = budget.throttled(MODEL)
