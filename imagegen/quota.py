@@ -349,6 +349,30 @@ class ProviderBudget:
         raw = self._redis.hget(self.key(model_id), "rate")
         return float(raw) if raw is not None else None
 
+    def place(self, model_id: str, job_id: str) -> dict[str, Any] | None:
+        """Where a parked job waits: its model's quota, the rate spent now, how many parked
+        jobs go before it and about when its turn comes. None when the job is not parked
+        (or Redis cannot say)."""
+        pipeline = self._redis.pipeline(transaction=False)
+        pipeline.zrank(self.parked_key(model_id), job_id)
+        pipeline.hget(self.key(model_id), "rate")
+        try:
+            ahead, raw = pipeline.execute()
+        except RedisError:
+            log.warning("the model budget could not be read", exc_info=True)
+            return None
+        if ahead is None:
+            return None
+        rate = None if raw is None else float(raw)
+        return {
+            "model": model_id,
+            "requests_per_minute": self._quotas.configured(model_id),
+            "current_per_minute": None if rate is None else round(rate, 1),
+            "jobs_ahead": ahead,
+            # Its turn comes after each job before it has had one.
+            "estimated_wait_seconds": round((ahead + 1) * 60 / rate, 1) if rate else None,
+        }
+
     def describe(self, model_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Each model's configured quota and the rate the fleet spends it at now, for people
         to see why jobs wait. Without Redis the current rates are unknown (None)."""

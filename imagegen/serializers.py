@@ -99,8 +99,11 @@ def upload_data(image: Image, blobs: BlobStore) -> dict[str, Any]:
     }
 
 
-def status_detail(job: Job, now: datetime | None = None) -> dict[str, Any]:
-    """ImageGenerationStatusDetail."""
+def status_detail(
+    job: Job, now: datetime | None = None, quota_wait: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """ImageGenerationStatusDetail; quota_wait: where the job waits for its model's quota
+    (quota.ProviderBudget.place), when it is parked."""
     detail: dict[str, Any] = {
         "status": job.status,
         "message": job.status_message or job.status,
@@ -109,6 +112,10 @@ def status_detail(job: Job, now: datetime | None = None) -> dict[str, Any]:
     estimate = estimated_seconds_left(job, now or datetime.now(UTC))
     if estimate is not None:
         detail["estimated_time"] = estimate
+    if quota_wait is not None and job.status == PENDING:
+        detail["quota_wait"] = quota_wait
+        if quota_wait["estimated_wait_seconds"] is not None:
+            detail["estimated_time"] = quota_wait["estimated_wait_seconds"]
     if job.error is not None and job.status == FAILED:
         detail["error"] = job.error
     return detail
@@ -133,7 +140,9 @@ _PLAN_PARAMETERS = (
 )  # fmt: skip
 
 
-def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
+def job_body(
+    job: Job, images: list[Image], blobs: BlobStore, quota_wait: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """ImageGenerationJob: who asked for what (the request as sent), on which model and task,
     with which parameters once resolved."""
     body: dict[str, Any] = {
@@ -145,7 +154,7 @@ def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
         "model": job.plan["model_id"],
         "task": job.kind,
         "parameters": {name: job.plan.get(name) for name in _PLAN_PARAMETERS},
-        "status": status_detail(job),
+        "status": status_detail(job, quota_wait=quota_wait),
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.completed_at,
@@ -161,10 +170,12 @@ def job_body(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
     return body
 
 
-def get_job_response(job: Job, images: list[Image], blobs: BlobStore) -> dict[str, Any]:
+def get_job_response(
+    job: Job, images: list[Image], blobs: BlobStore, quota_wait: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """GetImageJobResponse: the flags say what POST .../cancel and .../retry would do now."""
     return {
-        "job": job_body(job, images, blobs),
+        "job": job_body(job, images, blobs, quota_wait),
         "can_retry": job.status == FAILED,
         "can_cancel": job.status in (PENDING, PROCESSING),
     }

@@ -33,7 +33,12 @@ bp.before_request(require_api_key)
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> ResponseReturnValue:
-    return jsonify(_job_response(_owned_job(job_id)))
+    job = _owned_job(job_id)
+    # Only here, not in the list: one Redis read per pending job asked about.
+    quota_wait = None
+    if job.status == PENDING:
+        quota_wait = services().budget.place(job.plan["model_id"], job.job_id)
+    return jsonify(_job_response(job, quota_wait))
 
 
 @bp.get("/jobs")
@@ -171,10 +176,10 @@ def _owned_job(job_id: str) -> Job:
     return job
 
 
-def _job_response(job: Job) -> dict[str, Any]:
+def _job_response(job: Job, quota_wait: dict[str, Any] | None = None) -> dict[str, Any]:
     svc = services()
     images = svc.repository.get_images(g.tenant_id, job.image_ids)
-    return get_job_response(job, images, svc.blobs)
+    return get_job_response(job, images, svc.blobs, quota_wait)
 
 
 def _conflict(job: Job, action: str, message: str) -> tuple[Response, int]:

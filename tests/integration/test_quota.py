@@ -196,6 +196,20 @@ def test_jobs_of_other_models_do_not_wait_behind_a_spent_quota(quota_api, quota_
     still_waiting = [s for s in statuses if s["status"] == "pending"]
     assert len(still_waiting) >= 20, statuses
     assert all("waiting for" in s["message"] and "quota" in s["message"] for s in still_waiting)
+    # Each says where it waits: the jobs ahead of it (submitted before it, same priority)
+    # and when its turn comes at the current rate.
+    places = [s["quota_wait"] for s in still_waiting]
+    assert [place["model"] for place in places] == [SDXL] * len(places)
+    assert all(place["requests_per_minute"] == SDXL_QUOTA for place in places)
+    # (Read one after another while turns go by, 0.5 s apart: a later job has more ahead.)
+    ahead = [place["jobs_ahead"] for place in places]
+    assert ahead[-1] >= ahead[0] + len(places) // 2, ahead
+    for status, place in zip(still_waiting, places, strict=True):
+        rate = place["current_per_minute"]
+        assert place["estimated_wait_seconds"] == pytest.approx(
+            (place["jobs_ahead"] + 1) * 60 / rate, abs=0.1
+        )
+        assert status["estimated_time"] == place["estimated_wait_seconds"]
     sdxl = quota_api.request("GET", f"/v1/models/{SDXL}").json()["quota"]
     assert sdxl["waiting_jobs"] >= 20
     assert sdxl["estimated_wait_seconds"] == pytest.approx(sdxl["waiting_jobs"] * 0.5, rel=0.1)

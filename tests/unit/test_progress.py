@@ -99,3 +99,23 @@ def test_the_estimate_is_time_per_image_so_far_times_those_left():
     assert "estimated_time" not in status_detail(job, ten_seconds_in)
     job.status, job.progress = "completed", 100
     assert "estimated_time" not in status_detail(job, ten_seconds_in)
+
+
+def test_a_job_waiting_for_quota_says_where_it_waits_and_when_its_turn_comes():
+    job = Job(
+        job_id="job_w", tenant_id="t1", user_id="u1", request_id="r", kind="text_to_image",
+        request={}, plan={"model_id": SDXL, "n": 1}, status=PENDING, created_at=utc_now(),
+    )  # fmt: skip
+    place = {
+        "model": SDXL,
+        "requests_per_minute": 120,
+        "current_per_minute": 120.0,
+        "jobs_ahead": 9,
+        "estimated_wait_seconds": 5.0,
+    }
+    detail = status_detail(job, quota_wait=place)
+    assert detail["quota_wait"] == place
+    assert detail["estimated_time"] == 5.0
+    # Once it runs, the place it had in line is not its state any more.
+    job.status, job.progress = "processing", 0
+    assert "quota_wait" not in status_detail(job, quota_wait=place)

@@ -340,3 +340,21 @@ def test_without_a_deadline_parked_jobs_wait_for_their_turn(make_budget):
 
     assert isinstance(waiting, Grant) and not waiting.granted
     assert _parked(budget) == ["job_old"]
+
+
+def test_a_parked_job_knows_its_place_and_when_its_turn_comes(make_budget):
+    budget = make_budget({MODEL: 60})
+    assert budget.try_acquire(MODEL).granted
+    budget.park(MODEL, "job_later", rank(5, _accepted(3)))
+    budget.park(MODEL, "job_first", rank(5, _accepted(1)))
+    budget.park(MODEL, "job_urgent", rank(9, _accepted(5)))
+
+    assert budget.place(MODEL, "job_later") == {
+        "model": MODEL,
+        "requests_per_minute": 60,
+        "current_per_minute": 60.0,
+        "jobs_ahead": 2,
+        "estimated_wait_seconds": 3.0,  # one turn a second, two before its own
+    }
+    assert budget.place(MODEL, "job_urgent")["jobs_ahead"] == 0  # type: ignore[index]
+    assert budget.place(MODEL, "job_not_parked") is None
