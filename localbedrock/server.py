@@ -170,10 +170,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             response, error_type = error_response(internal), internal.name
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         response.headers["x-amzn-RequestId"] = request_id
+        answered_at = datetime.now(UTC).isoformat()
         calls.add(
             {
                 "request_id": request_id,
-                "time": datetime.now(UTC).isoformat(),
+                "time": answered_at,
                 "model_id": model_id,
                 "task": task,
                 "body": elide_base64(body),
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             json.dumps(
                 {
                     "request_id": request_id,
+                    "time": answered_at,
                     "model": model_id,
                     "status": response.status_code,
                     "error_type": error_type,

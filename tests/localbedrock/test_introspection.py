@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -92,9 +93,11 @@ def test_stderr_has_one_json_line_per_call_without_images(
     [entry] = [line for line in lines if line.get("request_id") == request_id]
     assert entry == {
         "request_id": request_id,
+        "time": entry["time"],
         "model": NOVA,
         "status": 200,
         "error_type": None,
         "latency_ms": entry["latency_ms"],
     }
+    assert datetime.fromisoformat(entry["time"]).tzinfo is not None
     assert max(len(line) for line in endpoint.log_path.read_text().splitlines()) < 1000
