@@ -36,7 +36,7 @@ module "stack" {
   api_min_count    = 1
   api_max_count    = 2
   worker_min_count = 1
-  worker_max_count = 3
+  worker_max_count = 2 # 128 calls in flight: ~770 quota calls a minute at 10 s (README, Bedrock quotas)
 
   log_retention_days = 14
   alarm_emails       = var.alarm_emails

@@ -37,7 +37,7 @@ module "stack" {
   api_min_count    = 2
   api_max_count    = 8
   worker_min_count = 2
-  worker_max_count = 20
+  worker_max_count = 8 # 512 calls in flight: ~3,000 quota calls a minute at 10 s (README, Bedrock quotas)
 
   log_retention_days = 90
   alarm_emails       = var.alarm_emails

@@ -319,9 +319,9 @@ variable "worker_min_count" {
 }
 
 variable "worker_max_count" {
-  description = "Most worker tasks auto scaling may run; bounds the Bedrock request rate (max_count x IMAGEGEN_WORKER_CONCURRENCY jobs at once)."
+  description = "Most worker tasks auto scaling may run. The fleet needs (sum of the model quotas a minute) x (model latency s) / 60 calls in flight, max_count x IMAGEGEN_WORKER_CONCURRENCY at most, and post-processes about 8 photo-sized images a second per vCPU (bench/RESULTS.md); 4 tasks of 64 slots hold 256 calls, about 1,500 calls a minute of quota at 10 s. More only wait for quota: parked jobs are not in the backlog."
   type        = number
-  default     = 10
+  default     = 4
 
   validation {
     condition     = var.worker_max_count >= var.worker_min_count && floor(var.worker_max_count) == var.worker_max_count

@@ -145,7 +145,7 @@ variable "worker_min_count" {
 }
 
 variable "worker_max_count" {
-  description = "Most worker tasks."
+  description = "Most worker tasks: enough for (sum of the model quotas a minute) x (model latency s) / 60 calls in flight at worker_concurrency each, and about 8 images a second per vCPU of post-processing (bench/RESULTS.md, \"Cost per image\")."
   type        = number
   default     = 4
 }

@@ -520,7 +520,7 @@ run "worker_scales_on_backlog_per_task" {
   }
 
   assert {
-    condition     = aws_appautoscaling_target.worker.min_capacity == 1 && aws_appautoscaling_target.worker.max_capacity == 10
+    condition     = aws_appautoscaling_target.worker.min_capacity == 1 && aws_appautoscaling_target.worker.max_capacity == 4
     error_message = "Worker bounds must come from worker_min_count/worker_max_count."
   }
 
