@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from itertools import pairwise
 
 import pytest
 import requests
@@ -69,9 +68,13 @@ def test_two_worker_containers_share_one_budget(quota_api, quota_stack, second_w
     assert second_worker.popen.poll() is None, second_worker.log()
     times = sorted(datetime.fromisoformat(c["time"]) for c in _calls(quota_stack))
     assert len(times) == 10
-    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
-    # 60 / 120 = 0.5 s a call; arrival at the endpoint jitters by a few milliseconds.
-    assert min(gaps) >= 0.4, gaps
+    # 60 / 120 = 0.5 s a call, so k + 1 calls in a row span at least k x 0.5 s. Less a
+    # delivery allowance: how long a granted call takes to reach the endpoint varies on a
+    # loaded machine (a fresh-clone CI run saw 0.30 s between two calls granted 0.5 s
+    # apart, with 0.66 s to the next); no window may hold calls the budget did not grant.
+    for k in range(1, len(times)):
+        spans = [(b - a).total_seconds() for a, b in zip(times, times[k:], strict=False)]
+        assert min(spans) >= k * 0.5 - 0.25, (k, spans)
     assert (times[-1] - times[0]).total_seconds() >= 9 * 0.5 * 0.95
 
 
@@ -230,16 +233,19 @@ def test_parked_jobs_fail_at_their_deadline_not_at_their_turn(quota_api, quota_s
         quota_api.generate({"prompt": f"late {tag} {i}", "model": SDXL, "async": True}).json()
         for i in range(30)
     ]
+    submitted = time.monotonic()
     finished = [quota_api.wait_for_job(job["job_id"], timeout=30) for job in jobs]
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - submitted
     statuses = [f["job"]["status"] for f in finished]
     completed = [s for s in statuses if s["status"] == "completed"]
     failed = [s for s in statuses if s["status"] == "failed"]
     assert len(completed) + len(failed) == 30, statuses
-    # One turn each 0.5 s for 6 s: about 12 in time.
-    assert 8 <= len(completed) <= 14, statuses
+    # One turn each 0.5 s until the last job's deadline (each counts from its own
+    # acceptance, and submitting takes a while on a loaded machine): about 12 in time.
+    most = (submitted - started + DEADLINE_SECONDS) / 0.5 + 2
+    assert 8 <= len(completed) <= most, (most, statuses)
     for status in failed:
         assert status["error"]["code"] == "IMG203", status
         assert "deadline" in status["error"]["message"], status
     # Their turns would have run to 15 s; the deadline ends them a little after 6 s.
-    assert elapsed < DEADLINE_SECONDS + 5, elapsed
+    assert elapsed < DEADLINE_SECONDS + 5, (elapsed, submitted - started)
