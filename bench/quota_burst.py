@@ -11,10 +11,9 @@ Run: .venv/bin/python -m bench.quota_burst
 
 from __future__ import annotations
 
-import json
 import time
 
-from bench.stack import local_stack
+from bench.stack import local_stack, told_quota
 from imagegen.quota import LEARNING_START_RPM
 
 SDXL = "stability.stable-diffusion-xl-v1"
@@ -31,11 +30,7 @@ SCENARIOS: dict[str, int | None] = {
 def run(configured: int | None) -> dict[str, float]:
     model_env = {"LOCALBEDROCK_LATENCY_MS": str(LATENCY_MS), "LOCALBEDROCK_RPM": str(QUOTA)}
     settings = {
-        "IMAGEGEN_WORKER_CONCURRENCY": "64",  # the default (the tests' settings use 2)
-        "IMAGEGEN_BEDROCK_QUOTAS": "" if configured is None else f"{SDXL}={configured}",
-        "IMAGEGEN_BEDROCK_DEFAULT_RPM": "",
-        "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "30",
-        "IMAGEGEN_JOB_DEADLINE_SECONDS": "3600",
+        **told_quota(SDXL, configured),
         "IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS": "0.5",
         "IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS": "8",
     }
@@ -43,9 +38,7 @@ def run(configured: int | None) -> dict[str, float]:
         started = time.monotonic()
         outcomes = stack.run_async_jobs(SDXL, [f"burst {i}" for i in range(JOBS)])
         wall = time.monotonic() - started
-        # The endpoint's log has every call (its /_local/requests only the last 500).
-        lines = stack.model_log.read_text(encoding="utf-8").splitlines()
-        calls = [json.loads(line) for line in lines if line.startswith('{"request_id"')]
+        calls = stack.model_calls()
         throttled = sum(1 for c in calls if c["error_type"] == "ThrottlingException")
         return {
             "completed": outcomes.count("completed"),

@@ -13,11 +13,10 @@ Run: .venv/bin/python -m bench.quota_overload
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 
-from bench.stack import local_stack
+from bench.stack import local_stack, told_quota
 
 SDXL = "stability.stable-diffusion-xl-v1"
 QUOTA = 240  # calls a minute
@@ -28,19 +27,11 @@ SCENARIOS: dict[str, int | None] = {"told 5x the quota": 5 * QUOTA, "told nothin
 
 def run(configured: int | None) -> dict[str, object]:
     model_env = {"LOCALBEDROCK_LATENCY_MS": str(LATENCY_MS), "LOCALBEDROCK_RPM": str(QUOTA)}
-    settings = {
-        "IMAGEGEN_WORKER_CONCURRENCY": "64",  # the default (the tests' settings use 2)
-        "IMAGEGEN_BEDROCK_QUOTAS": "" if configured is None else f"{SDXL}={configured}",
-        "IMAGEGEN_BEDROCK_DEFAULT_RPM": "",
-        "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "30",
-        "IMAGEGEN_JOB_DEADLINE_SECONDS": "3600",
-    }
-    with local_stack(model_env, settings) as stack:
+    with local_stack(model_env, told_quota(SDXL, configured)) as stack:
         started = time.monotonic()
         outcomes = stack.run_async_jobs(SDXL, [f"overload {i}" for i in range(JOBS)])
         wall = time.monotonic() - started
-        lines = stack.model_log.read_text(encoding="utf-8").splitlines()
-        calls = [json.loads(line) for line in lines if line.startswith('{"request_id"')]
+        calls = stack.model_calls()
     first = min(datetime.fromisoformat(c["time"]) for c in calls)
     minutes: dict[int, list[int]] = {}  # minute -> [calls, throttled]
     for call in calls:

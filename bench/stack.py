@@ -3,12 +3,14 @@ endpoint, one worker container and the API, and an API key for them."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -30,6 +32,12 @@ class BenchStack:
     headers: dict[str, str]  # the API key's
     model_log: Path  # localbedrock's log: one JSON line per call, its status and error
     worker_pids: list[int]  # the main process of each worker container
+
+    def model_calls(self) -> list[dict[str, Any]]:
+        """Every call the endpoint answered, from its log (its /_local/requests keeps only
+        the last 500): request id, time answered, model, status, error type, latency."""
+        lines = self.model_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith('{"request_id"')]
 
     def run_async_jobs(self, model: str, prompts: list[str]) -> list[str]:
         """Submit one async n=1 job per prompt at once; their final statuses, once all ended."""
@@ -53,6 +61,18 @@ class BenchStack:
                         outcomes[job_id] = status
             time.sleep(0.5)
         return list(outcomes.values())
+
+
+def told_quota(model: str, configured: int | None) -> dict[str, str]:
+    """Settings of a worker container with the default 64 slots (the tests' settings use 2)
+    that is told `configured` calls a minute for `model`, or nothing (None: it learns)."""
+    return {
+        "IMAGEGEN_WORKER_CONCURRENCY": "64",
+        "IMAGEGEN_BEDROCK_QUOTAS": "" if configured is None else f"{model}={configured}",
+        "IMAGEGEN_BEDROCK_DEFAULT_RPM": "",
+        "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS": "30",
+        "IMAGEGEN_JOB_DEADLINE_SECONDS": "3600",
+    }
 
 
 @contextmanager
