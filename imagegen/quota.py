@@ -68,6 +68,12 @@ LEARNING_MAX_RPM = 10_000.0
 # Calls that may go at once beyond the even spacing. One: a quota counted per rolling minute
 # is exceeded by any burst on top of the rate.
 BURST_CALLS = 1
+# How long before its turn is due a caller may have it, and wait out the rest. With calls
+# spaced exactly at the rate, a turn taken late is lost for good; the callers that ask are
+# late by how long a busy process takes to wake a thread and reach Redis (milliseconds, more
+# while other threads hold the GIL) and by Redis's 100 ms timeout resolution. Reserving the
+# turn a little early keeps the spacing on the budget's clock, not on theirs.
+TURN_LOOKAHEAD_MS = 50
 # Budgets nobody draws from are forgotten after this (a model no longer used).
 IDLE_EXPIRY_MS = 3_600_000
 
@@ -78,13 +84,14 @@ IDLE_EXPIRY_MS = 3_600_000
 # KEYS[2]: the model's parked jobs (sorted set, job id -> rank; lower goes first).
 # KEYS[3]: the set of models that have parked jobs.
 # ARGV: operation, ceiling, start rate, expiry ms, model id, then the operation's own:
-#   acquire: burst, rank ('' for none) -> {granted 0/1, wait ms, rate}; not granted while a
-#     parked job ranks before the caller
-#   take_parked: burst, cancel key prefix, deadline ms ('' for none), priority step ms,
-#     priority bands -> {granted 0/1, wait ms, rate, job id, expired 0/1}: a parked job
+#   acquire: burst, lookahead ms, rank ('' for none) -> {granted 0/1, wait ms, rate}; not
+#     granted while a parked job ranks before the caller
+#   take_parked: burst, lookahead ms, cancel key prefix, deadline ms ('' for none), priority
+#     step ms, priority bands -> {granted 0/1, wait ms, rate, job id, expired 0/1}: a parked job
 #     whose deadline has passed (it spends no turn: it only fails), else the best-ranked
-#     parked job that was not cancelled, with the call it may make now; wait -1 when none
-#     is parked
+#     parked job that was not cancelled, with its call's turn; wait -1 when none is parked
+#   A turn due within the lookahead is granted before it is due, reserved: the grant's wait
+#   is when the call may go. Not granted, the wait is when to ask again.
 #   succeeded: increase per call, increase per call before the first throttle -> rate
 #   throttled: factor, minimum, cooldown ms, floor share -> rate
 _BUDGET = """
@@ -104,7 +111,7 @@ if op == 'acquire' or op == 'take_parked' then
   if op == 'take_parked' then
     -- Cancelled jobs leave the line without spending a turn (a bounded number per call).
     local dropped = 0
-    while #head > 0 and dropped < 100 and redis.call('EXISTS', ARGV[7] .. head[1]) == 1 do
+    while #head > 0 and dropped < 100 and redis.call('EXISTS', ARGV[8] .. head[1]) == 1 do
       redis.call('ZREM', KEYS[2], head[1])
       dropped = dropped + 1
       head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -114,12 +121,12 @@ if op == 'acquire' or op == 'take_parked' then
     redis.call('SREM', KEYS[3], ARGV[5])
     return {0, -1, tostring(rate), false, 0}
   end
-  if op == 'take_parked' and ARGV[8] ~= '' then
+  if op == 'take_parked' and ARGV[9] ~= '' then
     -- A rank is the priority's band plus the acceptance time (rank()), so the jobs
     -- accepted before the cutoff are the start of each band. Formatted as integers:
     -- Lua's own number format keeps only 14 digits.
-    local cutoff, step = now - tonumber(ARGV[8]), tonumber(ARGV[9])
-    for band = 0, tonumber(ARGV[10]) - 1 do
+    local cutoff, step = now - tonumber(ARGV[9]), tonumber(ARGV[10])
+    for band = 0, tonumber(ARGV[11]) - 1 do
       local expired = redis.call('ZRANGEBYSCORE', KEYS[2], string.format('%.0f', band * step),
                                  string.format('%.0f', band * step + cutoff), 'LIMIT', 0, 1)
       if #expired > 0 then
@@ -128,20 +135,24 @@ if op == 'acquire' or op == 'take_parked' then
       end
     end
   end
-  if op == 'acquire' and ARGV[7] ~= '' and #head > 0 and tonumber(head[2]) < tonumber(ARGV[7]) then
+  if op == 'acquire' and ARGV[8] ~= '' and #head > 0 and tonumber(head[2]) < tonumber(ARGV[8]) then
     -- A parked job ranks before this caller: the next turn is the parked job's.
     return {0, math.ceil(interval), tostring(rate)}
   end
   local earliest = tat + interval - tonumber(ARGV[6]) * interval
-  if earliest > now then
-    return {0, math.ceil(earliest - now), tostring(rate), false, 0}
+  local lookahead = tonumber(ARGV[7])
+  if earliest > now + lookahead then
+    return {0, math.ceil(earliest - lookahead - now), tostring(rate), false, 0}
   end
+  -- The turn is the caller's, at earliest: the next one is counted from it, however late
+  -- the caller is to use it.
+  local delay = math.ceil(math.max(0, earliest - now))
   tat = tat + interval
   if op == 'take_parked' then
     redis.call('ZREM', KEYS[2], head[1])
-    result = {1, 0, tostring(rate), head[1], 0}
+    result = {1, delay, tostring(rate), head[1], 0}
   else
-    result = {1, 0, tostring(rate)}
+    result = {1, delay, tostring(rate)}
   end
 elseif op == 'succeeded' then
   local increase = tonumber(ARGV[6])
@@ -188,7 +199,8 @@ return result
 
 @dataclass(frozen=True)
 class Grant:
-    """The answer to one request for a call: go now, or ask again after wait_seconds."""
+    """The answer to one request for a call. Granted: the turn is the caller's, and the
+    call may go after wait_seconds. Not granted: ask again after wait_seconds."""
 
     granted: bool
     wait_seconds: float
@@ -202,6 +214,7 @@ class ParkedTurn:
 
     job_id: str
     rate_per_minute: float
+    wait_seconds: float  # when its call may go (the turn is reserved: see Grant)
     expired: bool = False
 
 
@@ -283,7 +296,9 @@ class ProviderBudget:
         """Take one call from the budget if it has one now and no parked job ranks before
         job_rank (see rank; None: the caller has no place among waiting jobs)."""
         order = "" if job_rank is None else repr(job_rank)
-        granted, wait_ms, rate, *_ = self._run(model_id, "acquire", BURST_CALLS, order)
+        granted, wait_ms, rate, *_ = self._run(
+            model_id, "acquire", BURST_CALLS, TURN_LOOKAHEAD_MS, order
+        )
         return Grant(bool(granted), int(wait_ms) / 1000, float(rate))
 
     def park(self, model_id: str, job_id: str, job_rank: float) -> None:
@@ -305,13 +320,16 @@ class ProviderBudget:
             model_id,
             "take_parked",
             BURST_CALLS,
+            TURN_LOOKAHEAD_MS,
             CANCEL_KEY_PREFIX,
             self._deadline_ms,
             _PRIORITY_STEP_MS,
             MAX_PRIORITY - MIN_PRIORITY + 1,
         )
         if granted:
-            return ParkedTurn(as_text(job_id), float(rate), expired=bool(expired))
+            return ParkedTurn(
+                as_text(job_id), float(rate), int(wait_ms) / 1000, expired=bool(expired)
+            )
         if int(wait_ms) < 0:
             return None
         return Grant(False, int(wait_ms) / 1000, float(rate))

@@ -67,14 +67,15 @@ def warm_up() -> None:
     _models()
 
 
-def run_generation(job_id: str, turn_granted: bool = False) -> str:
+def run_generation(job_id: str, turn_at: float | None = None) -> str:
     """Run the job if it is pending; its outcome (COMPLETED, FAILED, CANCELLED, LOST), or
     PARKED when its model's budget has no turn for it now, or SKIPPED.
 
-    turn_granted: the job was taken from the parked jobs together with its first call's
-    turn (quota.ProviderBudget.take_parked). Otherwise a job takes its first turn here,
-    before it starts, and parks when there is none: a job that waits for its model's quota
-    does not hold a slot that jobs of other models could use.
+    turn_at: the job was taken from the parked jobs together with its first call's turn
+    (quota.ProviderBudget.take_parked), which the call may use from this time.monotonic()
+    on. Otherwise (None) a job takes its first turn here, before it starts, and parks when
+    there is none: a job that waits for its model's quota does not hold a slot that jobs of
+    other models could use.
     """
     svc = services()
     job = svc.repository.load_job(job_id)
@@ -87,9 +88,12 @@ def run_generation(job_id: str, turn_granted: bool = False) -> str:
             return SKIPPED
         model_id = job.plan["model_id"]
         job_rank = rank(job.priority, parse_utc(job.created_at))
-        if not turn_granted and not svc.budget.try_acquire(model_id, job_rank).granted:
-            _park(svc, job, model_id, job_rank)
-            return PARKED
+        if turn_at is None:
+            grant = svc.budget.try_acquire(model_id, job_rank)
+            if not grant.granted:
+                _park(svc, job, model_id, job_rank)
+                return PARKED
+            turn_at = time.monotonic() + grant.wait_seconds
         lease_seconds = svc.settings.job_lease_seconds
         run_id = "run_" + uuid.uuid4().hex
         # Announced before the job is taken, so there is no moment when this process holds
@@ -103,7 +107,9 @@ def run_generation(job_id: str, turn_granted: bool = False) -> str:
                 extra={"model": model_id, "n": job.plan["n"], "run_id": run_id},
             )
             with Lease(svc.repository, job_id, run_id, lease_seconds) as lease:
-                window = CallWindow(_deadline(svc, job), threading.Event(), rank=job_rank)
+                window = CallWindow(
+                    _deadline(svc, job), threading.Event(), rank=job_rank, turn_at=turn_at
+                )
                 window.granted.release()  # the turn taken above, or with the parked job
                 outcome = _run(svc, job, run_id, lease, window)
         if outcome in (COMPLETED, FAILED):

@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
@@ -56,6 +57,11 @@ _REDIS_RETRY_SECONDS = 1.0
 # waits on the queues for up to _DEQUEUE_SECONDS: whichever runner parks a job next frees
 # its slot in doing so, and looks at the parked jobs at once.)
 _PARKED_POLL_SECONDS = 0.5
+# How late Redis may end a blocking pop: at its next 100 ms tick (hz 10) after the timeout.
+_REDIS_TIMEOUT_RESOLUTION_SECONDS = 0.1
+# Redis counts a blocking pop's timeout in milliseconds, and one that rounds to 0 blocks
+# for ever.
+_SHORTEST_BLOCKING_POP_SECONDS = 0.01
 
 
 class Runner:
@@ -83,7 +89,9 @@ class Runner:
         log.info("runner started", extra={"runner": self._name, "slots": self._slots})
         # One loop takes both parked and queued jobs: with a slot free, a parked job whose
         # turn has come goes first; otherwise the loop waits for a queued job until the next
-        # turn of a parked one may come.
+        # turn of a parked one may come. Redis ends a blocking pop only at its next 100 ms
+        # tick (hz 10), so the wait on the queues ends a tick before the turn is due, and
+        # the rest is waited here: a turn taken late is quota lost for good.
         while not self._stop.is_set():
             if not self._free.acquire(timeout=_DEQUEUE_SECONDS):
                 continue
@@ -93,13 +101,19 @@ class Runner:
                 log.exception("taking a parked job failed; trying again")
                 taken, pause = None, _REDIS_RETRY_SECONDS
             if taken is not None:
-                self._submit(taken, self._fetch_started(taken), turn_granted=True)
+                turn_at = time.monotonic() + taken.wait_seconds
+                self._submit(taken.job_id, self._fetch_started(taken.job_id), turn_at)
                 continue
-            rq_job = self._dequeue(queues, pause)
+            if pause - _REDIS_TIMEOUT_RESOLUTION_SECONDS >= _SHORTEST_BLOCKING_POP_SECONDS:
+                rq_job = self._dequeue(queues, pause - _REDIS_TIMEOUT_RESOLUTION_SECONDS)
+            else:
+                rq_job = self._dequeue(queues, None)
+                if rq_job is None:
+                    self._stop.wait(pause)
             if rq_job is None:
                 self._free.release()
                 continue
-            self._submit(rq_job.id, rq_job, turn_granted=False)
+            self._submit(rq_job.id, rq_job, None)
         log.info("runner stopping: finishing the jobs it runs", extra={"busy": self._busy})
         self._pool.shutdown(wait=True)
         self._drained.set()
@@ -109,12 +123,13 @@ class Runner:
     def _request_stop(self, _signum: int, _frame: FrameType | None) -> None:
         self._stop.set()
 
-    def _dequeue(self, queues: list[Queue], timeout: float) -> RqJob | None:
-        """The next queued job, marked started in RQ's record before anything else happens
-        to it: the sweeper queues a pending job again only when RQ no longer says it waits."""
+    def _dequeue(self, queues: list[Queue], timeout: float | None) -> RqJob | None:
+        """The next queued job, waiting up to timeout seconds for one (None: not at all),
+        marked started in RQ's record before anything else happens to it: the sweeper
+        queues a pending job again only when RQ no longer says it waits."""
         try:
             # Redis takes a fractional BLPOP timeout, though RQ's signature says int.
-            wait = max(0.01, min(timeout, _DEQUEUE_SECONDS))
+            wait = None if timeout is None else min(timeout, _DEQUEUE_SECONDS)
             found = Queue.dequeue_any(queues, wait, connection=queues[0].connection)  # type: ignore[arg-type]
             if found is None:
                 return None
@@ -127,7 +142,7 @@ class Runner:
             return None
 
     @staticmethod
-    def _next_parked(budget: ProviderBudget) -> tuple[str | None, float]:
+    def _next_parked(budget: ProviderBudget) -> tuple[ParkedTurn | None, float]:
         """(a parked job taken with its turn, or None; how long until a turn may come)."""
         models = budget.parked_models()
         pause = _PARKED_POLL_SECONDS if models else _DEQUEUE_SECONDS
@@ -138,7 +153,7 @@ class Runner:
                     # Run all the same: its first call finds the deadline passed and the
                     # job fails with IMG203 through the usual path (status, webhook, batch).
                     log.info("a parked job's deadline passed", extra={"job_id": turn.job_id})
-                return turn.job_id, 0.0
+                return turn, 0.0
             if turn is not None:
                 pause = min(pause, turn.wait_seconds)
         return None, pause
@@ -161,16 +176,16 @@ class Runner:
             pipe.execute()
         return rq_job
 
-    def _submit(self, job_id: str, rq_job: RqJob | None, turn_granted: bool) -> None:
+    def _submit(self, job_id: str, rq_job: RqJob | None, turn_at: float | None) -> None:
         with self._busy_lock:
             self._busy += 1
-        self._pool.submit(self._run, job_id, rq_job, turn_granted)
+        self._pool.submit(self._run, job_id, rq_job, turn_at)
 
-    def _run(self, job_id: str, rq_job: RqJob | None, turn_granted: bool) -> None:
+    def _run(self, job_id: str, rq_job: RqJob | None, turn_at: float | None) -> None:
         status = JobStatus.FAILED
         outcome = None
         try:
-            outcome = jobs.run_generation(job_id, turn_granted)
+            outcome = jobs.run_generation(job_id, turn_at)
             status = JobStatus.FINISHED
         except Exception:
             # A job's own failures are recorded by its run; this is a fault around it (the

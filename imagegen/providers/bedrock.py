@@ -67,6 +67,9 @@ class CallWindow:
     # Turns the budget granted the job before its calls began (a parked job is taken with
     # its first call's turn): a call takes one of these instead of asking the budget.
     granted: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    # When (time.monotonic()) that turn may be used: the budget reserves turns shortly
+    # before they are due (quota.TURN_LOOKAHEAD_MS).
+    turn_at: float = 0.0
 
 
 class CallStopped(Exception):
@@ -189,9 +192,11 @@ class BedrockImageModels:
             if window.granted.acquire(blocking=False):
                 if left <= 0:  # the job waited parked until its deadline
                     raise _deadline_passed(model_id, throttled, 0.0, self._budget.rate(model_id))
+                self._wait_for_turn(window, window.turn_at - time.monotonic())
                 return
             grant = self._budget.try_acquire(model_id, window.rank)
             if grant.granted:
+                self._wait_for_turn(window, grant.wait_seconds)
                 return
             if grant.wait_seconds > left:
                 raise _deadline_passed(
@@ -199,6 +204,12 @@ class BedrockImageModels:
                 )
             window.waited.set()
             window.stopped.wait(min(grant.wait_seconds, _BUDGET_POLL_SECONDS))
+
+    @staticmethod
+    def _wait_for_turn(window: CallWindow, seconds: float) -> None:
+        """Wait until a reserved turn is due (a few milliseconds at most)."""
+        if seconds > 0 and window.stopped.wait(seconds):
+            raise CallStopped()
 
     def _invoke(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._client.invoke_model(

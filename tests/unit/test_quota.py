@@ -21,6 +21,7 @@ from imagegen.quota import (
     LEARNING_START_RPM,
     MIN_RPM,
     SLOW_START_INCREASE_PER_CALL,
+    TURN_LOOKAHEAD_MS,
     Grant,
     ModelQuotas,
     ParkedTurn,
@@ -72,12 +73,13 @@ def test_models_and_regions_have_budgets_of_their_own(make_budget, redis_url):
 
 def _hammer(redis_url: str, region: str, seconds: float, results: multiprocessing.Queue) -> None:
     budget = ProviderBudget(Redis.from_url(redis_url), region, ModelQuotas({MODEL: 1200}, None))
-    granted = 0
+    turns = []
     started = time.time()
     while time.time() < started + seconds:
-        if budget.try_acquire(MODEL).granted:
-            granted += 1
-    results.put((granted, started, time.time()))
+        grant = budget.try_acquire(MODEL)
+        if grant.granted:
+            turns.append(time.time() + grant.wait_seconds)  # when the call may go
+    results.put((turns, started, time.time()))
 
 
 def test_concurrent_callers_in_several_processes_share_one_budget(redis_url):
@@ -94,11 +96,13 @@ def test_concurrent_callers_in_several_processes_share_one_budget(redis_url):
     answers = [results.get(timeout=30) for _ in processes]
     for process in processes:
         process.join(timeout=10)
-    granted = sum(count for count, _, _ in answers)
-    # The processes start at different moments: the budget was drawn on from the first
-    # start to the last end, one call per 50 ms, plus the one a fresh budget grants at once.
+    turns = sorted(turn for process_turns, _, _ in answers for turn in process_turns)
+    # The turns granted are one per 50 ms between the first and the last, whichever process
+    # asked: counted on when each call may go (a turn due within the lookahead is granted
+    # early), with 20 ms for this machine's delay in reading the clock after each answer.
+    assert 2.0 / 0.05 * 0.8 <= len(turns) <= (turns[-1] - turns[0] + 0.02) / 0.05 + 1
     span = max(end for _, _, end in answers) - min(start for _, start, _ in answers)
-    assert 2.0 / 0.05 * 0.8 <= granted <= span / 0.05 + 1, (granted, span)
+    assert turns[-1] - turns[0] <= span + TURN_LOOKAHEAD_MS / 1000
 
 
 def test_a_throttle_cuts_the_rate_once_per_cooldown(make_budget):
@@ -112,12 +116,27 @@ def test_a_throttle_cuts_the_rate_once_per_cooldown(make_budget):
 
 
 def test_a_throttle_pauses_the_next_call(make_budget):
-    budget = make_budget({MODEL: 6000})
+    budget = make_budget({MODEL: 600})
     assert budget.try_acquire(MODEL).granted
-    time.sleep(0.02)
-    assert budget.try_acquire(MODEL).granted  # 10 ms apart at 6000 a minute
+    time.sleep(0.15)
+    assert budget.try_acquire(MODEL) == Grant(True, 0.0, 600.0)  # 100 ms apart at 600 a minute
+    time.sleep(0.15)
     budget.throttled(MODEL)
-    assert not budget.try_acquire(MODEL).granted
+    assert not budget.try_acquire(MODEL).granted  # one new interval from now: 111 ms
+
+
+def test_a_turn_due_within_the_lookahead_is_granted_to_wait_for(make_budget):
+    """At 1200 a minute a turn comes every 50 ms: the next is granted at once, to be used
+    when it is due; the one after is not due within the lookahead, so it is not granted."""
+    budget = make_budget({MODEL: 1200})
+    assert budget.try_acquire(MODEL) == Grant(True, 0.0, 1200.0)
+    reserved = budget.try_acquire(MODEL)
+    assert reserved.granted
+    assert 0 < reserved.wait_seconds <= 0.05
+    refused = budget.try_acquire(MODEL)
+    assert not refused.granted
+    # It may ask again once that turn is within the lookahead: about 100 - 50 ms from now.
+    assert 0 < refused.wait_seconds <= TURN_LOOKAHEAD_MS / 1000
 
 
 def test_success_raises_the_rate_up_to_the_configured_quota(make_budget):
