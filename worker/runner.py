@@ -89,9 +89,7 @@ class Runner:
         log.info("runner started", extra={"runner": self._name, "slots": self._slots})
         # One loop takes both parked and queued jobs: with a slot free, a parked job whose
         # turn has come goes first; otherwise the loop waits for a queued job until the next
-        # turn of a parked one may come. Redis ends a blocking pop only at its next 100 ms
-        # tick (hz 10), so the wait on the queues ends a tick before the turn is due, and
-        # the rest is waited here: a turn taken late is quota lost for good.
+        # turn of a parked one may come.
         while not self._stop.is_set():
             if not self._free.acquire(timeout=_DEQUEUE_SECONDS):
                 continue
@@ -104,12 +102,7 @@ class Runner:
                 turn_at = time.monotonic() + taken.wait_seconds
                 self._submit(taken.job_id, self._fetch_started(taken.job_id), turn_at)
                 continue
-            if pause - _REDIS_TIMEOUT_RESOLUTION_SECONDS >= _SHORTEST_BLOCKING_POP_SECONDS:
-                rq_job = self._dequeue(queues, pause - _REDIS_TIMEOUT_RESOLUTION_SECONDS)
-            else:
-                rq_job = self._dequeue(queues, None)
-                if rq_job is None:
-                    self._stop.wait(pause)
+            rq_job = self._wait_for_job(queues, pause)
             if rq_job is None:
                 self._free.release()
                 continue
@@ -122,6 +115,19 @@ class Runner:
 
     def _request_stop(self, _signum: int, _frame: FrameType | None) -> None:
         self._stop.set()
+
+    def _wait_for_job(self, queues: list[Queue], seconds: float) -> RqJob | None:
+        """A queued job if one comes within seconds, else None once they have passed. Redis
+        ends a blocking pop only at its next tick after the timeout, so the wait on the
+        queues ends a tick early and the rest is waited here: a parked job's turn taken late
+        is quota lost for good."""
+        blocking = seconds - _REDIS_TIMEOUT_RESOLUTION_SECONDS
+        if blocking >= _SHORTEST_BLOCKING_POP_SECONDS:
+            return self._dequeue(queues, blocking)
+        rq_job = self._dequeue(queues, None)
+        if rq_job is None:
+            self._stop.wait(seconds)
+        return rq_job
 
     def _dequeue(self, queues: list[Queue], timeout: float | None) -> RqJob | None:
         """The next queued job, waiting up to timeout seconds for one (None: not at all),
