@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from imagegen import logs
@@ -98,8 +98,3 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         logs.unbind(g.pop("log_binding", []))
 
     return app
-
-
-def services() -> Services:
-    """The adapters of the current app."""
-    return current_app.extensions["imagegen"]

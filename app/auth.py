@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app import services
+from app.context import services
 from imagegen import errors, keys, logs
 from imagegen.errors import ServiceError
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import g, request
 
-from app import services
+from app.context import services
 from app.json_body import json_body
 from imagegen import errors
 from imagegen.errors import ServiceError

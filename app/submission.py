@@ -16,7 +16,8 @@ from flask import Response, g, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from app import idempotency, services
+from app import idempotency
+from app.context import services
 from app.errors import error_response
 from imagegen import errors
 from imagegen.errors import ServiceError

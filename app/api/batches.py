@@ -19,12 +19,13 @@ from flask import Blueprint, Response, g, jsonify, make_response
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from app import idempotency, services
+from app import idempotency
 from app.api.edits import EditDraft
 from app.api.generations import generation_job
 from app.api.image_input import accept_large_bodies
 from app.api.jobs import delivery_log
 from app.auth import require_api_key
+from app.context import services
 from app.json_body import json_body
 from app.submission import check_webhook_url
 from imagegen import errors

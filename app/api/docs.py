@@ -13,7 +13,7 @@ import yaml
 from flask import Blueprint, Response, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from app import services
+from app.context import services
 
 bp = Blueprint("docs", __name__)
 _SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)

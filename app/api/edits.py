@@ -15,9 +15,10 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
-from app import idempotency, services
+from app import idempotency
 from app.api.image_input import accept_large_bodies, file_as_base64, is_multipart
 from app.auth import require_api_key
+from app.context import services
 from app.json_body import check_text, json_body
 from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors

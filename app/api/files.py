@@ -10,7 +10,7 @@ import mimetypes
 
 from flask import Blueprint, Response, request
 
-from app import services
+from app.context import services
 from imagegen import errors
 from imagegen.errors import ServiceError
 

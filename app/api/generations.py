@@ -7,8 +7,9 @@ import uuid
 from flask import Blueprint, g
 from flask.typing import ResponseReturnValue
 
-from app import idempotency, services
+from app import idempotency
 from app.auth import require_api_key
+from app.context import services
 from app.json_body import json_body
 from app.submission import check_webhook_url, replay, requested_wait, submit
 from imagegen import catalog, errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from app import services
+from app.context import services
 
 bp = Blueprint("health", __name__)
 

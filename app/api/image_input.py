@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import services
+from app.context import services
 from app.errors import error_response
 from imagegen import errors
 from imagegen.errors import ServiceError

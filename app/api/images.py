@@ -23,8 +23,8 @@ from flask import Blueprint, Response, g, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
-from app import services
 from app.auth import require_api_key
+from app.context import services
 from app.json_body import json_body
 from app.query_params import whole_number
 from imagegen import errors, library

@@ -16,8 +16,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from app import services
 from app.auth import require_api_key
+from app.context import services
 from app.errors import error_response
 from app.query_params import whole_number
 from imagegen import errors

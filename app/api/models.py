@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from app import services
 from app.auth import require_api_key
+from app.context import services
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
 

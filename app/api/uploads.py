@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app import services
 from app.api.image_input import accept_large_bodies, is_multipart, read_file
 from app.auth import require_api_key
+from app.context import services
 from app.json_body import json_body
 from imagegen import errors
 from imagegen.errors import ServiceError

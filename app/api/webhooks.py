@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from app import services
 from app.auth import require_api_key
+from app.context import services
 from imagegen.webhooks.signing import tenant_secret
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1")
