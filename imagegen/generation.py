@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
+from imagegen.image_fields import Description, Labels
 from imagegen.records import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 MAX_PROMPT_CHARS = 4000
@@ -38,8 +39,8 @@ class JobOptions(BaseModel):
     steps: int | None = None
     style_preset: str | None = Field(default=None, max_length=100)
     chat_id: str | None = Field(default=None, max_length=200)
-    user_tags: list[str] = Field(default_factory=list, max_length=50)
-    description: str | None = Field(default=None, max_length=2000)
+    user_tags: Labels = Field(default_factory=list)
+    description: Description | None = None
     webhook_url: str | None = Field(default=None, max_length=2048)
     async_: bool = Field(default=False, alias="async")
     priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY)
@@ -48,14 +49,6 @@ class JobOptions(BaseModel):
     @classmethod
     def _cfg_scale_number(cls, value: Any) -> Any:
         return json_number(value)
-
-    @field_validator("user_tags")
-    @classmethod
-    def _tags_short(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not has_visible_text(tag) or len(tag) > 100:
-                raise ValueError("each tag must be 1-100 characters")
-        return tags
 
 
 def json_number(value: Any) -> Any:
