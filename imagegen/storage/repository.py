@@ -1,7 +1,9 @@
 """The repository interface: what the API and workers need from the record store.
 
-SQLite implements it locally; DynamoDB will implement it on AWS. Every read of a tenant's
-record takes the tenant id, so a missing tenant check cannot leak another tenant's data.
+SQLite implements it locally (imagegen.storage.sqlite), DynamoDB on AWS
+(imagegen.storage.dynamodb); tests/contract holds both to the same behaviour. Every read of a
+tenant's record takes the tenant id, so a missing tenant check cannot leak another tenant's
+data.
 
 A job's state only moves by conditional writes: each method says which state it moves the
 job from, and returns False (writing nothing) when the job is not in it. A running attempt

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from imagegen.records import IMAGE_SORTS, SAVED, TEMPORARY, Image, ImageQuery, image_sort_key
-from imagegen.storage import dynamodb
 from imagegen.storage.dynamodb import DynamoRepository
+from imagegen.storage.dynamodb.attributes import serialize_item
+from imagegen.storage.dynamodb.codec import image_item
 from tests.contract.aws import dynamodb_client, fresh_table
 
 TENANT = "t-reads"
@@ -133,7 +134,7 @@ def seed(client: Any, table: str, images: list[Image]) -> None:
     """The items add_image writes, in bulk: moto copies the whole table for every
     transaction, so 300 add_image calls would take most of a minute. The counters are then
     rebuilt the way an operator would (recount_images)."""
-    items = [dynamodb._serialize_item(dynamodb._image_item(image)) for image in images]
+    items = [serialize_item(image_item(image)) for image in images]
     for start in range(0, len(items), 25):
         chunk = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         pending: dict[str, Any] = {table: chunk}
