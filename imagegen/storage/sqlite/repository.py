@@ -1,7 +1,9 @@
-"""The repository on SQLite: the embedded default for running without AWS.
+"""SqliteRepository: the Repository interface (imagegen/storage/repository.py) on SQLite.
 
 One connection per operation: the API's threads and the worker's forked processes each open
-their own, and WAL mode lets readers and the single writer proceed together.
+their own, and WAL mode lets readers and the single writer proceed together. A state change
+is an UPDATE whose WHERE names the state it moves from, and a change of several records is
+one transaction.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from imagegen.records import (
     LIBRARY_STATUSES,
     PENDING,
     PROCESSING,
-    SAVED,
-    TEMPORARY,
     WEBHOOK_DELIVERED,
     WEBHOOK_PENDING,
     ApiKey,
@@ -40,214 +40,27 @@ from imagegen.records import (
     search_text,
 )
 from imagegen.storage.repository import IdempotencyKeyTaken
+from imagegen.storage.sqlite.codec import (
+    BATCH_COLUMNS,
+    IMAGE_COLUMNS,
+    JOB_COLUMNS,
+    WEBHOOK_COLUMNS,
+    batch_from_row,
+    batch_row,
+    image_from_row,
+    image_row,
+    job_from_row,
+    job_row,
+    webhook_row,
+)
+from imagegen.storage.sqlite.counters import count_image, counted_total, recount, summary
+from imagegen.storage.sqlite.migrations import migrate
+from imagegen.storage.sqlite.schema import SORT_KEYS
 
-IMAGES_TABLE = """
-CREATE TABLE IF NOT EXISTS images (
-    image_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    job_id TEXT,
-    model_id TEXT,
-    original_prompt TEXT,
-    revised_prompt TEXT,
-    negative_prompt TEXT,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    quality TEXT,
-    style TEXT,
-    seed INTEGER,
-    blob_key TEXT NOT NULL,
-    thumbnail_key TEXT,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    chat_id TEXT,
-    user_tags_json TEXT NOT NULL DEFAULT '[]',
-    description TEXT,
-    image_type TEXT NOT NULL DEFAULT 'generated'
-);
-"""
-SCHEMA = (
-    IMAGES_TABLE
-    + """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash TEXT PRIMARY KEY,
-    key_prefix TEXT NOT NULL,
-    tenant_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    request_json TEXT NOT NULL,
-    plan_json TEXT NOT NULL,
-    status TEXT NOT NULL,
-    status_message TEXT,
-    progress INTEGER NOT NULL DEFAULT 0,
-    error_json TEXT,
-    image_ids_json TEXT NOT NULL DEFAULT '[]',
-    cost_json TEXT,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    completed_at TEXT,
-    priority INTEGER NOT NULL DEFAULT 5,
-    retry_count INTEGER NOT NULL DEFAULT 0,
-    webhook_url TEXT,
-    webhook_delivered INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, created_at);
-CREATE INDEX IF NOT EXISTS images_by_tenant ON images (tenant_id, created_at);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    job_ids_json TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    completed_at TEXT,
-    webhook_url TEXT,
-    webhook_delivered INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    tenant_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    resource_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, key)
-);
-CREATE TABLE IF NOT EXISTS webhooks (
-    webhook_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    subject_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    url TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    body TEXT,
-    delivered_at TEXT
-);
-CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS webhook_attempts (
-    webhook_id TEXT NOT NULL,
-    subject_id TEXT NOT NULL,
-    tenant_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    attempted_at TEXT NOT NULL,
-    status_code INTEGER,
-    error TEXT,
-    duration_ms REAL NOT NULL,
-    PRIMARY KEY (webhook_id, attempt)
-);
-CREATE INDEX IF NOT EXISTS webhook_attempts_by_subject ON webhook_attempts (subject_id);
-"""
-)
-# Columns jobs gained after the text-to-image release; added in place to older databases.
-JOB_COLUMNS_ADDED = {
-    "batch_id": "TEXT",
-    "queued_at": "TEXT",
-    "run_id": "TEXT",
-    "lease_expires_at": "TEXT",
-    "recoveries": "INTEGER NOT NULL DEFAULT 0",
-}
-JOB_INDEXES = """
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, queued_at);
-CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs (status, lease_expires_at);
-CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch_id);
-CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (tenant_id, user_id, created_at);
-"""
-
-# Columns images gained with the image library (version 4); added in place to older
-# databases, whose rows keep a NULL expiry (kept until deleted).
-IMAGE_COLUMNS_ADDED = {
-    "categories_json": "TEXT NOT NULL DEFAULT '[]'",
-    "is_favorite": "INTEGER NOT NULL DEFAULT 0",
-    "is_public": "INTEGER NOT NULL DEFAULT 0",
-    "saved_at": "TEXT",
-    "expires_at": "TEXT",
-    "view_count": "INTEGER NOT NULL DEFAULT 0",
-    "download_count": "INTEGER NOT NULL DEFAULT 0",
-    # records.search_text(): the case-folded prompts and description a search matches.
-    "search_text": "TEXT NOT NULL DEFAULT ''",
-    "deleted_at": "TEXT",
-}
-# The library's counters: per tenant and status (temporary, saved), moved in the same
-# transaction as every image change, so the summary is read, never summed.
-IMAGE_COUNTERS_TABLE = """
-CREATE TABLE IF NOT EXISTS image_counters (
-    tenant_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    count INTEGER NOT NULL DEFAULT 0,
-    bytes INTEGER NOT NULL DEFAULT 0,
-    favorites INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, status)
-);
-"""
-# Each listing order as SQL: exactly the strings records.image_sort_key() builds, so that
-# order, `after` and the cursors that carry it agree with the other backend.
-_SORT_KEYS = {
-    "created_at": "(created_at || '#' || image_id)",
-    "saved_at": "(COALESCE(saved_at, '') || '#' || image_id)",
-    "view_count": "(printf('%012d', view_count) || '#' || image_id)",
-    "size_bytes": "(printf('%012d', size_bytes) || '#' || image_id)",
-}
-IMAGE_INDEXES = (
-    "\n".join(
-        f"CREATE INDEX IF NOT EXISTS images_by_{sort} ON images (tenant_id, {expression});"
-        for sort, expression in _SORT_KEYS.items()
-    )
-    + """
-CREATE INDEX IF NOT EXISTS images_by_expiry ON images (expires_at);
-"""
-)
-
-_JOB_FIELDS = (
-    "job_id", "tenant_id", "user_id", "request_id", "kind", "request", "plan", "status",
-    "status_message", "progress", "error", "image_ids", "cost", "created_at", "started_at",
-    "completed_at", "priority", "retry_count", "webhook_url", "webhook_delivered", "batch_id",
-    "queued_at", "run_id", "lease_expires_at", "recoveries",
-)  # fmt: skip
-# Fields kept as JSON text, in columns named <field>_json.
-_JSON_FIELDS = frozenset({"request", "plan", "error", "image_ids", "cost"})
-_JOB_COLUMNS = ", ".join(f"{f}_json" if f in _JSON_FIELDS else f for f in _JOB_FIELDS)
-# The images table's columns up to version 3, which the version 1 rebuild copies.
-_V3_IMAGE_COLUMNS = (
-    "image_id, tenant_id, user_id, job_id, model_id, original_prompt, revised_prompt, "
-    "negative_prompt, width, height, format, size_bytes, quality, style, seed, blob_key, "
-    "thumbnail_key, created_at, status, chat_id, user_tags_json, description, image_type"
-)
-# Every Image field, as columns (lists as JSON text in <field>_json).
-_IMAGE_COLUMNS = (
-    _V3_IMAGE_COLUMNS + ", categories_json, is_favorite, is_public, saved_at, expires_at, "
-    "view_count, download_count"
-)
 _IMAGE_INSERT = (
-    f"INSERT INTO images ({_IMAGE_COLUMNS}, search_text) "
-    f"VALUES ({', '.join('?' * (_IMAGE_COLUMNS.count(',') + 2))})"
+    f"INSERT INTO images ({IMAGE_COLUMNS}, search_text) "
+    f"VALUES ({', '.join('?' * (IMAGE_COLUMNS.count(',') + 2))})"
 )
-_BATCH_COLUMNS = (
-    "batch_id, tenant_id, user_id, request_id, job_ids_json, status, created_at, completed_at, "
-    "webhook_url, webhook_delivered"
-)
-_WEBHOOK_COLUMNS = (
-    "webhook_id, tenant_id, subject_id, event, url, created_at, status, attempts, "
-    "next_attempt_at, body, delivered_at"
-)
-# PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
-# (before uploads); 2 = jobs without batches, leases and recoveries; 3 = images without the
-# library's fields, counters and expiry; 4 = this schema.
-SCHEMA_VERSION = 4
 
 
 class SqliteRepository:
@@ -256,13 +69,7 @@ class SqliteRepository:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            _migrate(db)
-            db.executescript(SCHEMA)
-            _add_job_columns(db)
-            db.executescript(JOB_INDEXES)
-            _add_image_library(db)
-            db.executescript(IMAGE_INDEXES)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            migrate(db)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -337,16 +144,16 @@ class SqliteRepository:
 
     def _one_job(self, where: str, params: tuple[Any, ...]) -> Job | None:
         with self._connect() as db:
-            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where}", params).fetchone()
-        return _job(row) if row else None
+            row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where}", params).fetchone()
+        return job_from_row(row) if row else None
 
     def _jobs(self, where: str, params: tuple[Any, ...], order: str, limit: int) -> list[Job]:
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order} LIMIT ?",
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order} LIMIT ?",
                 (*params, limit),
             ).fetchall()
-        return [_job(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     def list_jobs(
         self,
@@ -499,28 +306,19 @@ class SqliteRepository:
             if idempotency is not None:
                 _bind_idempotency_key(db, idempotency)
             db.execute(
-                f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-                (
-                    batch.batch_id, batch.tenant_id, batch.user_id, batch.request_id,
-                    json.dumps(batch.job_ids), batch.status, batch.created_at,
-                    batch.completed_at, batch.webhook_url, int(batch.webhook_delivered),
-                ),
-            )  # fmt: skip
+                f"INSERT INTO batches ({BATCH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                batch_row(batch),
+            )
             for job in jobs:
                 _insert_job(db, job)
 
     def get_batch(self, tenant_id: str, batch_id: str) -> Batch | None:
         with self._connect() as db:
             row = db.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE batch_id = ? AND tenant_id = ?",
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = ? AND tenant_id = ?",
                 (batch_id, tenant_id),
             ).fetchone()
-        if row is None:
-            return None
-        values = dict(row)
-        values["job_ids"] = json.loads(values.pop("job_ids_json"))
-        values["webhook_delivered"] = bool(values["webhook_delivered"])
-        return Batch(**values)
+        return batch_from_row(row) if row is not None else None
 
     def batch_job_states(self, batch_id: str) -> dict[str, str]:
         with self._connect() as db:
@@ -574,7 +372,7 @@ class SqliteRepository:
     def claim_due_webhooks(self, now: str, claim_until: str, limit: int) -> list[Webhook]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE status = ? AND next_attempt_at <= ? "
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE status = ? AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at LIMIT ?",
                 (WEBHOOK_PENDING, now, limit),
             ).fetchall()
@@ -633,11 +431,11 @@ class SqliteRepository:
             return []
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE tenant_id = ? AND status <> ? "
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE tenant_id = ? AND status <> ? "
                 f"AND image_id IN ({', '.join('?' * len(image_ids))})",
                 (tenant_id, DELETED, *image_ids),
             ).fetchall()
-        by_id = {row["image_id"]: _image(row) for row in rows}
+        by_id = {row["image_id"]: image_from_row(row) for row in rows}
         return [by_id[i] for i in image_ids if i in by_id]
 
     # --- the image library --------------------------------------------------------------
@@ -654,7 +452,7 @@ class SqliteRepository:
         offset: int = 0,
         after: str | None = None,
     ) -> ImagePage:
-        sort_key = _SORT_KEYS[query.sort]
+        sort_key = SORT_KEYS[query.sort]
         where, params = _image_filters(tenant_id, query)
         page_where, page_params = where, list(params)
         if after is not None:
@@ -665,17 +463,17 @@ class SqliteRepository:
         # One read transaction: the page and its total come from the same snapshot.
         with self._snapshot() as db:
             rows = db.execute(
-                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {page_where} "
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE {page_where} "
                 f"ORDER BY {sort_key} {order} LIMIT ? OFFSET ?",
                 (*page_params, max(limit, 0) + 1, max(offset, 0)),
             ).fetchall()
             if query.counted:
-                total = _counted_total(db, tenant_id, query)
+                total = counted_total(db, tenant_id, query)
             else:
                 count_sql = f"SELECT COUNT(*) FROM images WHERE {where}"
                 total = db.execute(count_sql, params).fetchone()[0]
         limit = max(limit, 0)
-        images = [_image(row) for row in rows[:limit]]
+        images = [image_from_row(row) for row in rows[:limit]]
         more = len(rows) > limit and bool(images)
         return ImagePage(
             images=images,
@@ -685,7 +483,7 @@ class SqliteRepository:
 
     def image_summary(self, tenant_id: str) -> ImageSummary:
         with self._connect() as db:
-            return _summary(db, tenant_id)
+            return summary(db, tenant_id)
 
     def record_image_view(self, tenant_id: str, image_id: str) -> Image | None:
         return self._add_to(tenant_id, image_id, "view_count")
@@ -729,8 +527,8 @@ class SqliteRepository:
             if cursor.rowcount != 1:
                 return _live_image(db, tenant_id, image_id)
             if (after.status, after.is_favorite) != (before.status, before.is_favorite):
-                _count(db, before, -1)
-                _count(db, after, +1)
+                count_image(db, before, -1)
+                count_image(db, after, +1)
             return after
 
     def delete_image(self, tenant_id: str, image_id: str, deleted_at: str) -> Image | None:
@@ -747,172 +545,32 @@ class SqliteRepository:
             )
             if cursor.rowcount != 1:
                 return None
-            _count(db, before, -1)
+            count_image(db, before, -1)
             return before
 
     def recount_images(self, tenant_id: str) -> ImageSummary:
         with self._transaction() as db:
-            _recount(db, tenant_id)
-            return _summary(db, tenant_id)
+            recount(db, tenant_id)
+            return summary(db, tenant_id)
 
     def expire_images(self, now: str, limit: int) -> list[Image]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE expires_at <= ? "
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE expires_at <= ? "
                 "ORDER BY expires_at, image_id LIMIT ?",
                 (now, limit),
             ).fetchall()
             expired = []
             for row in rows:
-                image = _image(row)
+                image = image_from_row(row)
                 cursor = db.execute(
                     "DELETE FROM images WHERE image_id = ? AND status = ? AND expires_at = ?",
                     (image.image_id, image.status, image.expires_at),
                 )
                 if cursor.rowcount == 1:
-                    _count(db, image, -1)  # a tombstone was counted out when deleted
+                    count_image(db, image, -1)  # a tombstone was counted out when deleted
                     expired.append(image)
         return expired
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the images table of a version 1 database up to date, keeping its rows."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    has_images = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'images'"
-    ).fetchone()
-    if version >= 2 or not has_images:
-        return
-    # SQLite cannot drop NOT NULL in place: rebuild the table, in one transaction.
-    old_columns = _V3_IMAGE_COLUMNS.removesuffix(", image_type")
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute("ALTER TABLE images RENAME TO images_v1")
-        db.execute("DROP INDEX IF EXISTS images_by_tenant")
-        db.execute(IMAGES_TABLE)
-        db.execute(
-            f"INSERT INTO images ({old_columns}, image_type) "
-            f"SELECT {old_columns}, 'generated' FROM images_v1"
-        )
-        db.execute("DROP TABLE images_v1")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def _add_job_columns(db: sqlite3.Connection) -> None:
-    """Columns jobs gained in version 3 are added to an older jobs table, keeping its rows."""
-    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
-    for column, declaration in JOB_COLUMNS_ADDED.items():
-        if column not in present:
-            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
-
-
-def _add_image_library(db: sqlite3.Connection) -> None:
-    """Version 4: the library's image columns and the counters, added to an older database in
-    place and in one transaction (its rows stay, with no expiry); then every tenant's
-    counters are counted from its images."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        present = {row["name"] for row in db.execute("PRAGMA table_info(images)")}
-        for column, declaration in IMAGE_COLUMNS_ADDED.items():
-            if column not in present:
-                db.execute(f"ALTER TABLE images ADD COLUMN {column} {declaration}")
-        if "search_text" not in present:
-            rows = db.execute(f"SELECT {_IMAGE_COLUMNS} FROM images").fetchall()
-            db.executemany(
-                "UPDATE images SET search_text = ? WHERE image_id = ?",
-                [(search_text(image), image.image_id) for image in map(_image, rows)],
-            )
-        has_counters = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'image_counters'"
-        ).fetchone()
-        db.execute(IMAGE_COUNTERS_TABLE)
-        if not has_counters:
-            tenants = db.execute("SELECT DISTINCT tenant_id FROM images").fetchall()
-            for (tenant_id,) in tenants:
-                _recount(db, tenant_id)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def _insert_image(db: sqlite3.Connection, image: Image) -> None:
-    db.execute(_IMAGE_INSERT, (*_image_row(image), search_text(image)))
-    _count(db, image, +1)
-
-
-def _count(db: sqlite3.Connection, image: Image, sign: int) -> None:
-    """Move the tenant's counters by one image of its status (in or out)."""
-    if image.status not in LIBRARY_STATUSES:
-        return
-    db.execute(
-        "INSERT INTO image_counters (tenant_id, status, count, bytes, favorites) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, status) DO UPDATE SET "
-        "count = count + excluded.count, bytes = bytes + excluded.bytes, "
-        "favorites = favorites + excluded.favorites",
-        (
-            image.tenant_id,
-            image.status,
-            sign,
-            sign * image.size_bytes,
-            sign * int(image.is_favorite),
-        ),
-    )
-
-
-def _recount(db: sqlite3.Connection, tenant_id: str) -> None:
-    db.execute("DELETE FROM image_counters WHERE tenant_id = ?", (tenant_id,))
-    db.execute(
-        "INSERT INTO image_counters (tenant_id, status, count, bytes, favorites) "
-        "SELECT tenant_id, status, COUNT(*), SUM(size_bytes), SUM(is_favorite) FROM images "
-        f"WHERE tenant_id = ? AND status IN ({', '.join('?' * len(LIBRARY_STATUSES))}) "
-        "GROUP BY tenant_id, status",
-        (tenant_id, *LIBRARY_STATUSES),
-    )
-
-
-def _counters(db: sqlite3.Connection, tenant_id: str) -> dict[str, sqlite3.Row]:
-    rows = db.execute(
-        "SELECT status, count, bytes, favorites FROM image_counters WHERE tenant_id = ?",
-        (tenant_id,),
-    ).fetchall()
-    return {row["status"]: row for row in rows}
-
-
-def _summary(db: sqlite3.Connection, tenant_id: str) -> ImageSummary:
-    counters = _counters(db, tenant_id)
-
-    def total(status: str, column: str) -> int:
-        row = counters.get(status)
-        return int(row[column]) if row is not None else 0
-
-    return ImageSummary(
-        total_images=total(TEMPORARY, "count") + total(SAVED, "count"),
-        saved_images=total(SAVED, "count"),
-        temporary_images=total(TEMPORARY, "count"),
-        total_size_bytes=total(TEMPORARY, "bytes") + total(SAVED, "bytes"),
-        favorite_count=total(TEMPORARY, "favorites") + total(SAVED, "favorites"),
-    )
-
-
-def _counted_total(db: sqlite3.Connection, tenant_id: str, query: ImageQuery) -> int:
-    """The total of a listing filtered by status and is_favorite only, from the counters."""
-    counters = _counters(db, tenant_id)
-    total = 0
-    for status in set(query.statuses) & set(LIBRARY_STATUSES):
-        row = counters.get(status)
-        if row is None:
-            continue
-        if query.is_favorite is None:
-            total += row["count"]
-        elif query.is_favorite:
-            total += row["favorites"]
-        else:
-            total += row["count"] - row["favorites"]
-    return int(total)
 
 
 def _image_filters(tenant_id: str, query: ImageQuery) -> tuple[str, list[Any]]:
@@ -955,10 +613,10 @@ def _image_filters(tenant_id: str, query: ImageQuery) -> tuple[str, list[Any]]:
 
 def _live_image(db: sqlite3.Connection, tenant_id: str, image_id: str) -> Image | None:
     row = db.execute(
-        f"SELECT {_IMAGE_COLUMNS} FROM images WHERE image_id = ? AND tenant_id = ? AND status <> ?",
+        f"SELECT {IMAGE_COLUMNS} FROM images WHERE image_id = ? AND tenant_id = ? AND status <> ?",
         (image_id, tenant_id, DELETED),
     ).fetchone()
-    return _image(row) if row is not None else None
+    return image_from_row(row) if row is not None else None
 
 
 def _bind_idempotency_key(db: sqlite3.Connection, binding: IdempotencyKey) -> None:
@@ -980,63 +638,17 @@ def _bind_idempotency_key(db: sqlite3.Connection, binding: IdempotencyKey) -> No
 
 
 def _insert_job(db: sqlite3.Connection, job: Job) -> None:
-    values = []
-    for name in _JOB_FIELDS:
-        value = getattr(job, name)
-        if name in _JSON_FIELDS:
-            value = _dumps(value)
-        elif isinstance(value, bool):
-            value = int(value)
-        values.append(value)
-    db.execute(
-        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_FIELDS))})",
-        values,
-    )
+    values = job_row(job)
+    db.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
 
 
 def _insert_webhook(db: sqlite3.Connection, webhook: Webhook) -> None:
     db.execute(
-        f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-        (
-            webhook.webhook_id, webhook.tenant_id, webhook.subject_id, webhook.event, webhook.url,
-            webhook.created_at, webhook.status, webhook.attempts,
-            webhook.next_attempt_at or webhook.created_at, webhook.body, webhook.delivered_at,
-        ),
-    )  # fmt: skip
+        f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+        webhook_row(webhook),
+    )
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _job(row: sqlite3.Row) -> Job:
-    values: dict[str, Any] = {}
-    for name in _JOB_FIELDS:
-        if name in _JSON_FIELDS:
-            raw = row[f"{name}_json"]
-            values[name] = None if raw is None else json.loads(raw)
-        else:
-            values[name] = row[name]
-    values["webhook_delivered"] = bool(values["webhook_delivered"])
-    return Job(**values)
-
-
-def _image_row(image: Image) -> tuple[Any, ...]:
-    return (
-        image.image_id, image.tenant_id, image.user_id, image.job_id, image.model_id,
-        image.original_prompt, image.revised_prompt, image.negative_prompt, image.width,
-        image.height, image.format, image.size_bytes, image.quality, image.style, image.seed,
-        image.blob_key, image.thumbnail_key, image.created_at, image.status, image.chat_id,
-        json.dumps(image.user_tags), image.description, image.image_type,
-        json.dumps(image.categories), int(image.is_favorite), int(image.is_public),
-        image.saved_at, image.expires_at, image.view_count, image.download_count,
-    )  # fmt: skip
-
-
-def _image(row: sqlite3.Row) -> Image:
-    values = dict(row)
-    values["user_tags"] = json.loads(values.pop("user_tags_json"))
-    values["categories"] = json.loads(values.pop("categories_json"))
-    values["is_favorite"] = bool(values["is_favorite"])
-    values["is_public"] = bool(values["is_public"])
-    return Image(**values)
+def _insert_image(db: sqlite3.Connection, image: Image) -> None:
+    db.execute(_IMAGE_INSERT, (*image_row(image), search_text(image)))
+    count_image(db, image, +1)
