@@ -10,8 +10,9 @@ it is documented.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 
@@ -41,6 +42,46 @@ def refuse_unknown_query_parameters() -> None:
             f"unknown query parameter {unknown[0]!r} (this route takes: {allowed})",
             {"parameter": unknown[0], "allowed": sorted(declared)},
         )
+
+
+S = TypeVar("S", str, None)
+N = TypeVar("N", int, None)
+
+
+def int_arg(name: str, default: N, low: int, high: int) -> int | N:
+    """The query parameter as an integer from low to high (default when absent), or IMG302."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw, low, high)
+    if value is None:
+        raise invalid_parameter(name, f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def choice_arg(name: str, choices: Sequence[str], default: S) -> str | S:
+    """The query parameter, one of choices (default when absent), or IMG302 naming them."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw not in choices:
+        raise invalid_parameter(name, f"{name} must be {alternatives(choices)}", list(choices))
+    return raw
+
+
+def alternatives(choices: Sequence[str]) -> str:
+    """The choices as text: "a or b", or "one of a, b, c"."""
+    if len(choices) == 2:
+        return " or ".join(choices)
+    return "one of " + ", ".join(choices)
+
+
+def invalid_parameter(name: str, message: str, allowed: list[str] | None = None) -> ServiceError:
+    """IMG302 for one query parameter: details name it (field, parameter) and what it allows."""
+    details: dict[str, Any] = {"field": name, "parameter": name}
+    if allowed is not None:
+        details["allowed"] = allowed
+    return ServiceError(errors.INVALID_PARAMETERS, message, details)
 
 
 def whole_number(raw: str, low: int, high: int) -> int | None:
