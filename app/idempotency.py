@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import g, request
 
@@ -21,7 +21,7 @@ from app.context import services
 from app.json_body import json_body
 from imagegen import errors
 from imagegen.errors import ServiceError
-from imagegen.records import IdempotencyKey, utc_timestamp
+from imagegen.records import IdempotencyClaim, IdempotencyKey, utc_timestamp
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -65,23 +65,29 @@ def fingerprint() -> str:
 def seen_before() -> IdempotencyKey | None:
     """The binding of this request's key, if it has one already; 409 if for another request.
 
-    Also remembers the key for new_binding, so the request is fingerprinted once.
+    Also remembers the key for claim(), so the request is fingerprinted once.
     """
     key = requested_key()
     g.idempotency = None
     if key is None:
         return None
     now = datetime.now(UTC)
-    g.idempotency = (key, fingerprint(), now)
+    g.idempotency = IdempotencyClaim(key, fingerprint(), now)
     existing = services().repository.find_idempotency_key(g.tenant_id, key, utc_timestamp(now))
     if existing is not None:
         check_same_request(existing)
     return existing
 
 
+def claim() -> IdempotencyClaim | None:
+    """This request's key and fingerprint, for the use case to bind to what it creates
+    (None without a key). seen_before() must have run first."""
+    found: IdempotencyClaim | None = g.get("idempotency")
+    return found
+
+
 def check_same_request(existing: IdempotencyKey) -> None:
-    _key, request_hash, _now = g.idempotency
-    if existing.request_hash != request_hash:
+    if existing.request_hash != g.idempotency.request_hash:
         raise_conflict(existing)
 
 
@@ -92,20 +98,4 @@ def raise_conflict(existing: IdempotencyKey) -> None:
         "use a new key for a new request",
         {"parameter": HEADER, "resource_id": existing.resource_id},
         status=409,
-    )
-
-
-def new_binding(resource_id: str) -> IdempotencyKey | None:
-    """The binding to write with the resource this request creates (None without a key)."""
-    if g.get("idempotency") is None:
-        return None
-    key, request_hash, now = g.idempotency
-    ttl = timedelta(seconds=services().settings.idempotency_ttl_seconds)
-    return IdempotencyKey(
-        tenant_id=g.tenant_id,
-        key=key,
-        request_hash=request_hash,
-        resource_id=resource_id,
-        created_at=utc_timestamp(now),
-        expires_at=utc_timestamp(now + ttl),
     )

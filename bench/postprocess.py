@@ -46,9 +46,10 @@ from PIL import ImageFilter
 from imagegen import catalog
 from imagegen.config import Settings
 from imagegen.events import job_webhook
-from imagegen.generation import GenerationPlan, parse_request, plan_generation
+from imagegen.generation import parse_request, plan_generation
 from imagegen.imaging import FORMATS, make_thumbnail
 from imagegen.job_files import image_keys
+from imagegen.plan import GenerationPlan
 from imagegen.providers.bodies import build_body, parse_response
 from imagegen.records import COMPLETED, PENDING, Job, utc_in, utc_now
 from imagegen.services import Services, build_services
@@ -145,7 +146,7 @@ def new_job(plan: GenerationPlan) -> Job:
         request_id="req_" + uuid.uuid4().hex,
         kind=catalog.TEXT_TO_IMAGE,
         request={"prompt": plan.prompt, "model": plan.model_id, "size": SIZE},
-        plan=plan.to_dict(),
+        plan=plan,
         status=PENDING,
         status_message="queued",
         created_at=utc_now(),

@@ -80,7 +80,7 @@ def _failed_jobs(settings: Settings, tenant_id: str | None, limit: int) -> int:
             "tenant_id": job.tenant_id,
             "user_id": job.user_id,
             "kind": job.kind,
-            "model": job.plan.get("model_id"),
+            "model": job.plan.model_id,
             "completed_at": job.completed_at,
             "retry_count": job.retry_count,
             "recoveries": job.recoveries,

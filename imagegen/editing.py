@@ -22,7 +22,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
 from imagegen.generation import (
-    GenerationPlan,
     JobOptions,
     check_prompt_text,
     check_prompts,
@@ -42,6 +41,7 @@ from imagegen.input_images import (
     target_size,
     to_rgb,
 )
+from imagegen.plan import GenerationPlan
 
 IMAGE_ID_PATTERN = r"^img_[0-9a-f]{32}$"
 ImageId = Annotated[str, Field(pattern=IMAGE_ID_PATTERN)]
@@ -365,4 +365,5 @@ def plan_edit(
         source_key=keys.source,
         mask_key=keys.mask,
         reference_keys=keys.references,
+        labels=request.labels(),
     ).priced()

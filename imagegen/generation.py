@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -16,12 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
 from imagegen.image_fields import Description, Labels
+from imagegen.plan import GenerationPlan, ImageLabels
 from imagegen.records import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 10
-# One credit is one US cent of model cost.
-CREDITS_PER_USD = 100
 
 
 class JobOptions(BaseModel):
@@ -50,6 +48,10 @@ class JobOptions(BaseModel):
     def _cfg_scale_number(cls, value: Any) -> Any:
         return json_number(value)
 
+    def labels(self) -> ImageLabels:
+        """What the job's images are filed under: the worker reads it from the plan."""
+        return ImageLabels(self.chat_id, tuple(self.user_tags), self.description)
+
 
 def json_number(value: Any) -> Any:
     """JSON has one number type: accept 7 as well as 7.0 for a float, but not true/false."""
@@ -77,7 +79,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def validate_body(model: type[M], body: Any, *, strict: bool = True) -> M:
-    """Validate a parsed body against a request model; every problem becomes IMG302.
+    """Validate a parsed body against a request model; every problem becomes IMG302, with
+    `details.parameter` the path of the first problem's value (as "requests[1]" or
+    "extend.left", the notation of app.json_body's checks).
 
     strict=False is for form fields, which arrive as strings ("3", "true").
     """
@@ -92,8 +96,15 @@ def validate_body(model: type[M], body: Any, *, strict: bool = True) -> M:
         raise ServiceError(
             errors.INVALID_PARAMETERS,
             "invalid parameters: " + "; ".join(f"{i['field']}: {i['issue']}" for i in issues),
-            {"invalid_parameters": issues},
+            {"parameter": _json_path(exc.errors()[0]["loc"]), "invalid_parameters": issues},
         ) from None
+
+
+def _json_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+    return path
 
 
 # Spaces, control and format characters (NUL, zero-width space and joiners, BOM): a text
@@ -131,81 +142,6 @@ def parse_request(body: Any) -> GenerationRequest:
         raise ServiceError(errors.INVALID_PARAMETERS, "the request body must be a JSON object")
     check_prompt_text(body.get("prompt"))
     return validate_body(GenerationRequest, body)
-
-
-@dataclass(frozen=True)
-class ModelCall:
-    """One InvokeModel call: its seed and how many images it returns."""
-
-    seed: int
-    count: int
-
-
-@dataclass(frozen=True)
-class GenerationPlan:
-    model_id: str
-    requested_model: str
-    model_note: str | None
-    prompt: str
-    negative_prompt: str | None
-    width: int
-    height: int
-    aspect_ratio: str | None
-    quality: str
-    style: str
-    style_preset: str | None
-    seed: int
-    cfg_scale: float | None
-    steps: int | None
-    n: int
-    price_per_image_usd: float
-    # Editing tasks (imagegen.editing): the prepared input images are blobs, referenced by
-    # key, so no image bytes travel through the queue.
-    task: str = catalog.TEXT_TO_IMAGE
-    image_strength: float | None = None
-    similarity_strength: float | None = None
-    outpaint_mode: str | None = None
-    mask_prompt: str | None = None
-    source_key: str | None = None
-    mask_key: str | None = None
-    reference_keys: tuple[str, ...] = ()
-
-    @property
-    def spec(self) -> catalog.ModelSpec:
-        return catalog.MODELS[self.model_id]
-
-    @property
-    def premium(self) -> bool:
-        if self.spec.family == "stability-sdxl":
-            return (self.steps or 0) > 50
-        return self.quality == "hd"
-
-    def calls(self) -> list[ModelCall]:
-        """Split n images into calls; seeds go seed, seed+1, ... across the images."""
-        per_call = self.spec.max_images_per_call
-        calls = []
-        offset = 0
-        while offset < self.n:
-            count = min(per_call, self.n - offset)
-            calls.append(ModelCall(self.seed + offset, count))
-            offset += count
-        return calls
-
-    def cost(self) -> dict[str, float]:
-        price = round(self.price_per_image_usd * self.n, 4)
-        return {"credits_used": round(price * CREDITS_PER_USD, 2), "price_usd": price}
-
-    def priced(self) -> GenerationPlan:
-        """This plan with its model's price for its output size and quality."""
-        price = self.spec.price_per_image(self.width, self.height, self.premium)
-        return replace(self, price_per_image_usd=price)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GenerationPlan:
-        return cls(**{**data, "reference_keys": tuple(data.get("reference_keys") or ())})
 
 
 def _invalid(message: str, **details: Any) -> ServiceError:
@@ -261,6 +197,7 @@ def plan_generation(request: GenerationRequest, default_model: str) -> Generatio
         steps=steps,
         n=request.n,
         price_per_image_usd=0.0,
+        labels=request.labels(),
     ).priced()
 
 

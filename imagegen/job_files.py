@@ -1,6 +1,8 @@
-"""Where a job's images are stored. Ids and keys follow from the job and the image's place in
-it, so every run of a job (a retry, or a run replacing one whose worker died) writes the same
-files: a second run overwrites the first's instead of leaving a second set."""
+"""The files of a job: the images it makes and the prepared inputs of an edit.
+
+Image ids and keys follow from the job and the image's place in it, so every run of a job (a
+retry, or a run replacing one whose worker died) writes the same files: a second run
+overwrites the first's instead of leaving a second set."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import hashlib
 
 from imagegen import catalog
 from imagegen.imaging import FORMATS
+from imagegen.plan import GenerationPlan
 from imagegen.records import Job
 from imagegen.storage.blobs import BlobStore, blob_key
 
@@ -28,7 +31,15 @@ def image_keys(job: Job, index: int, fmt: str) -> tuple[str, str]:
 
 def discard_files(blobs: BlobStore, job: Job) -> None:
     """Remove every file any run of this job may have written (missing ones are fine)."""
-    for index in range(job.plan["n"]):
+    for index in range(job.plan.n):
         for fmt, _content_type in FORMATS.values():
             for key in image_keys(job, index, fmt):
                 blobs.delete(key)
+
+
+def discard_inputs(blobs: BlobStore, plan: GenerationPlan) -> None:
+    """Remove an edit's prepared inputs: once its job can no longer run (cancelled, or never
+    recorded), nothing reads them again. A failed job keeps them, for its retry."""
+    for key in [plan.source_key, plan.mask_key, *plan.reference_keys]:
+        if key:
+            blobs.delete(key)

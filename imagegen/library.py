@@ -185,13 +185,10 @@ def parse_image_update(body: Any, image_id: str) -> ImageUpdate:
     try:
         return validate_body(ImageUpdate, body)
     except ServiceError as error:
-        issues = error.details.get("invalid_parameters")
-        if not issues:
-            raise
-        field = issues[0]["field"].split(".")[0]
-        raise ServiceError(
-            error.code, error.message, {"field": field, "parameter": field, **error.details}
-        ) from None
+        if "parameter" in error.details:
+            field = error.details["parameter"].split("[")[0].split(".")[0]
+            error.details = {"field": field, **error.details, "parameter": field}
+        raise
 
 
 def update_image(services: Services, caller: Caller, image_id: str, update: ImageUpdate) -> Image:

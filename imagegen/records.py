@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from imagegen.plan import GenerationPlan
+
 PENDING = "pending"
 PROCESSING = "processing"
 COMPLETED = "completed"
@@ -70,8 +72,8 @@ class Job:
     user_id: str
     request_id: str
     kind: str
-    request: dict[str, Any]
-    plan: dict[str, Any]
+    request: dict[str, Any]  # as the client sent it, for the job's record
+    plan: GenerationPlan  # what the worker runs
     status: str
     created_at: str
     status_message: str | None = None
@@ -270,6 +272,25 @@ class IdempotencyKey:
     resource_id: str  # a job id or a batch id
     created_at: str
     expires_at: str
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A request's Idempotency-Key and fingerprint, before it is bound to what it creates."""
+
+    key: str
+    request_hash: str
+    claimed_at: datetime
+
+    def bind(self, tenant_id: str, resource_id: str, ttl_seconds: float) -> IdempotencyKey:
+        return IdempotencyKey(
+            tenant_id=tenant_id,
+            key=self.key,
+            request_hash=self.request_hash,
+            resource_id=resource_id,
+            created_at=utc_timestamp(self.claimed_at),
+            expires_at=utc_timestamp(self.claimed_at + timedelta(seconds=ttl_seconds)),
+        )
 
 
 # Webhook events

@@ -17,6 +17,7 @@ from imagegen.records import (
     Image,
     ImageSummary,
     Job,
+    WebhookAttempt,
     parse_utc,
 )
 from imagegen.storage.blobs import BlobStore
@@ -151,9 +152,9 @@ def job_body(
         "tenant_id": job.tenant_id,
         "request": job.request,
         "request_id": job.request_id,
-        "model": job.plan["model_id"],
+        "model": job.plan.model_id,
         "task": job.kind,
-        "parameters": {name: job.plan.get(name) for name in _PLAN_PARAMETERS},
+        "parameters": {name: getattr(job.plan, name) for name in _PLAN_PARAMETERS},
         "status": status_detail(job, quota_wait=quota_wait),
         "created_at": job.created_at,
         "started_at": job.started_at,
@@ -210,4 +211,23 @@ def batch_body(batch: Batch, states: dict[str, str]) -> dict[str, Any]:
         "counts": counts,
         "job_ids": batch.job_ids,
         "webhook_delivered": batch.webhook_delivered,
+    }
+
+
+def webhook_deliveries(attempts: list[WebhookAttempt]) -> dict[str, Any]:
+    """Every delivery attempt of a job's or batch's webhooks, oldest first."""
+    return {
+        "deliveries": [
+            {
+                "webhook_id": attempt.webhook_id,
+                "event": attempt.event,
+                "attempt": attempt.attempt,
+                "attempted_at": attempt.attempted_at,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "duration_ms": attempt.duration_ms,
+                "delivered": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+            }
+            for attempt in attempts
+        ]
     }

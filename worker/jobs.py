@@ -21,11 +21,11 @@ from imagegen import catalog, errors, library
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done, job_webhook
-from imagegen.generation import GenerationPlan
 from imagegen.imaging import check_and_thumbnail
 from imagegen.job_files import discard_files, image_id, image_keys
 from imagegen.logs import log_context
 from imagegen.metrics import record_outcome
+from imagegen.plan import GenerationPlan
 from imagegen.providers.bedrock import BedrockImageModels, CallWindow
 from imagegen.providers.bodies import Artifact, ModelInputs
 from imagegen.quota import rank
@@ -86,7 +86,7 @@ def run_generation(job_id: str, turn_at: float | None = None) -> str:
         if job.status != PENDING:
             log.info("job is not pending; nothing to do", extra={"status": job.status})
             return SKIPPED
-        model_id = job.plan["model_id"]
+        model_id = job.plan.model_id
         job_rank = rank(job.priority, parse_utc(job.created_at))
         if turn_at is None:
             grant = svc.budget.try_acquire(model_id, job_rank)
@@ -104,7 +104,7 @@ def run_generation(job_id: str, turn_at: float | None = None) -> str:
                 return SKIPPED
             log.info(
                 "generation started",
-                extra={"model": model_id, "n": job.plan["n"], "run_id": run_id},
+                extra={"model": model_id, "n": job.plan.n, "run_id": run_id},
             )
             with Lease(svc.repository, job_id, run_id, lease_seconds) as lease:
                 window = CallWindow(
@@ -125,7 +125,7 @@ def _park(svc: Services, job: Job, model_id: str, job_rank: float) -> None:
     # (it is in no queue list any more), so it is never queued again while it is parked.
     svc.queue.mark_parked(job.job_id)
     svc.budget.park(model_id, job.job_id, job_rank)
-    message = f"waiting for {model_id}'s quota (0 of {job.plan['n']} done)"
+    message = f"waiting for {model_id}'s quota (0 of {job.plan.n} done)"
     svc.repository.mark_queued(job.job_id, utc_now(), message)
     log.info("job parked until its model's quota has a turn for it", extra={"model": model_id})
 
@@ -180,7 +180,7 @@ def _run(services: Services, job: Job, run_id: str, lease: Lease, window: CallWi
             log.warning("generation failed", extra={"error_code": error.code})
             return FAILED
         return _stopped(services, job)
-    plan = GenerationPlan.from_dict(job.plan)
+    plan = job.plan
     now = utc_now()
     webhook = job_webhook(job, COMPLETED, now)
     if services.repository.complete_job(job.job_id, run_id, images, plan.cost(), now, webhook):
@@ -256,7 +256,7 @@ def _generate(
     Image ids and file keys follow from the job and the image's place in it, so a run that
     replaces a dead one overwrites its files instead of leaving a second set.
     """
-    plan = GenerationPlan.from_dict(job.plan)
+    plan = job.plan
     inputs = _load_inputs(services, plan)
     images: list[Image] = []
     pool = ThreadPoolExecutor(max_workers=len(plan.calls()))
@@ -330,7 +330,6 @@ def _store(
     key, thumb_key = image_keys(job, index, checked.format)
     services.blobs.put(key, checked.data, checked.content_type)
     services.blobs.put(thumb_key, checked.thumbnail, "image/webp")
-    request = job.request
     edited = plan.task != catalog.TEXT_TO_IMAGE
     created_at = utc_now()
     return Image(
@@ -352,9 +351,9 @@ def _store(
         blob_key=key,
         thumbnail_key=thumb_key,
         created_at=created_at,
-        chat_id=request.get("chat_id"),
-        user_tags=list(request.get("user_tags") or []),
-        description=request.get("description"),
+        chat_id=plan.labels.chat_id,
+        user_tags=list(plan.labels.user_tags),
+        description=plan.labels.description,
         image_type=EDITED if edited else GENERATED,
         expires_at=library.temporary_expiry(services.settings, created_at),
     )

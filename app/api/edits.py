@@ -1,44 +1,27 @@
 """POST /v1/images/edits: image-to-image, inpainting, outpainting, variation, background removal.
 
 The body is JSON, or (for OpenAI-style clients) multipart/form-data with `image` and `mask`
-files. Every input image is decoded and checked here, then prepared for the model and stored;
-the job carries only storage keys, so image bytes never go through the queue. Images given
-inline (base64 or files) become uploads, and the stored request names them by id.
+files, read here into the same fields; imagegen.submissions.submit_edit checks, stores and
+queues the edit (its images: imagegen.edit_inputs).
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from app import idempotency
 from app.api.image_input import accept_large_bodies, file_as_base64, is_multipart
 from app.auth import require_api_key
-from app.context import services
+from app.context import caller, services
 from app.json_body import check_text, json_body
-from app.submission import check_webhook_url, replay, requested_wait, submit
+from app.submission import answer_submission, replay, requested_wait
 from imagegen import catalog, errors
-from imagegen.editing import (
-    EditImages,
-    EditRequest,
-    InputKeys,
-    PreparedInputs,
-    check_request,
-    choose_model,
-    parse_edit_request,
-    plan_edit,
-    prepare_inputs,
-)
+from imagegen.editing import parse_edit_request
 from imagegen.errors import ServiceError
-from imagegen.input_images import InputImage, decode_base64, open_image
-from imagegen.records import PENDING, Job, utc_now
-from imagegen.services import Services
-from imagegen.storage.blobs import blob_key
-from imagegen.uploads import image_limits, load_owned_image, store_upload
+from imagegen.submissions import submit_edit
 
 bp = Blueprint("edits", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -55,57 +38,10 @@ def create_edit() -> ResponseReturnValue:
     if seen is not None:
         return replay(seen.resource_id, wait)
     body, strict = _read_body()
-    draft = EditDraft.check(services(), parse_edit_request(body, strict=strict))
-    return submit(draft.job(), draft.edit.async_, wait)
-
-
-@dataclass
-class EditDraft:
-    """An edit request whose every parameter and image proved usable, nothing stored yet.
-
-    Checking all of a request (or of a batch's requests) before storing anything means a
-    refused request leaves no uploads or input files behind.
-    """
-
-    svc: Services
-    edit: EditRequest
-    spec: catalog.ModelSpec
-    requested: str
-    note: str | None
-    inputs: _InputCollector
-    prepared: PreparedInputs
-
-    @classmethod
-    def check(cls, svc: Services, edit: EditRequest) -> EditDraft:
-        spec, requested, note = choose_model(edit, svc.settings.default_model)
-        check_request(edit, spec)
-        check_webhook_url(edit.webhook_url)
-        inputs = _InputCollector(svc)
-        prepared = prepare_inputs(edit, spec, inputs.collect(edit))
-        return cls(svc, edit, spec, requested, note, inputs, prepared)
-
-    def job(self, batch_id: str | None = None) -> Job:
-        """Store the inline images as uploads and the prepared inputs; the job using them."""
-        stored_request = self.inputs.store_inline(self.edit)
-        job_id = "job_" + uuid.uuid4().hex
-        created_at = utc_now()
-        keys = _store_prepared(self.svc, job_id, created_at, self.prepared)
-        plan = plan_edit(self.edit, self.spec, self.requested, self.note, self.prepared, keys)
-        return Job(
-            job_id=job_id,
-            tenant_id=g.tenant_id,
-            user_id=g.user_id,
-            request_id=g.request_id,
-            kind=self.edit.task,
-            request=stored_request,
-            plan=plan.to_dict(),
-            status=PENDING,
-            status_message="queued",
-            created_at=created_at,
-            webhook_url=self.edit.webhook_url,
-            priority=self.edit.priority,
-            batch_id=batch_id,
-        )
+    edit = parse_edit_request(body, strict=strict)
+    return answer_submission(
+        lambda claim: submit_edit(services(), caller(), edit, claim), edit.async_, wait
+    )
 
 
 def _read_body() -> tuple[dict[str, Any], bool]:
@@ -155,83 +91,3 @@ def _form_body() -> dict[str, Any]:
     # OpenAI's edits endpoint is inpainting when a mask is given.
     body.setdefault("task", "inpaint" if mask is not None else catalog.IMAGE_TO_IMAGE)
     return body
-
-
-@dataclass
-class _Inline:
-    field: str
-    data: bytes
-    checked: InputImage
-
-
-class _InputCollector:
-    """Decodes every image a request names, remembering inline ones to store as uploads."""
-
-    def __init__(self, svc: Services) -> None:
-        self._svc = svc
-        self._limits = image_limits(svc.settings)
-        self._inline: list[_Inline] = []
-
-    def collect(self, edit: EditRequest) -> EditImages:
-        sources: list[InputImage] = []
-        if edit.image_id is not None:
-            sources.append(self._owned(edit.image_id, "image_id"))
-        if edit.input_image_base64 is not None:
-            sources.append(self._decode(edit.input_image_base64, "input_image_base64"))
-        for i, image_id in enumerate(edit.image_ids):
-            sources.append(self._owned(image_id, f"image_ids[{i}]"))
-        for i, value in enumerate(edit.input_images_base64):
-            sources.append(self._decode(value, f"input_images_base64[{i}]"))
-        mask = None
-        if edit.mask_image_id is not None:
-            mask = self._owned(edit.mask_image_id, "mask_image_id")
-        elif edit.mask_image_base64 is not None:
-            mask = self._decode(edit.mask_image_base64, "mask_image_base64", keep=False)
-        return EditImages(sources=sources, mask=mask)
-
-    def store_inline(self, edit: EditRequest) -> dict[str, Any]:
-        """Store inline source images as uploads; the request as kept, naming them by id."""
-        stored = edit.model_dump(by_alias=True, exclude_none=True)
-        for field in ("input_image_base64", "input_images_base64", "mask_image_base64"):
-            stored.pop(field, None)
-        for inline in self._inline:
-            image = store_upload(self._svc, g.tenant_id, g.user_id, inline.data, inline.checked)
-            if inline.field == "input_image_base64":
-                stored["image_id"] = image.image_id
-            else:
-                stored.setdefault("image_ids", []).append(image.image_id)
-        if edit.mask_image_base64 is not None:
-            stored["mask_image_inline"] = True  # used for this job only, not kept as an upload
-        if not stored.get("image_ids"):
-            stored.pop("image_ids", None)
-        if not stored.get("user_tags"):
-            stored.pop("user_tags", None)
-        return stored
-
-    def _owned(self, image_id: str, field: str) -> InputImage:
-        _, checked = load_owned_image(self._svc, g.tenant_id, image_id, field)
-        return checked
-
-    def _decode(self, value: str, field: str, *, keep: bool = True) -> InputImage:
-        data = decode_base64(value, field, self._limits)
-        checked = open_image(data, field, self._limits)
-        if keep:
-            self._inline.append(_Inline(field.split("[")[0], data, checked))
-        return checked
-
-
-def _store_prepared(
-    svc: Services, job_id: str, created_at: str, prepared: PreparedInputs
-) -> InputKeys:
-    """Write the model-ready inputs; the plan refers to them by key."""
-
-    def put(name: str, data: bytes) -> str:
-        key = blob_key(g.tenant_id, "inputs", created_at, f"{job_id}-{name}.png")
-        svc.blobs.put(key, data, "image/png")
-        return key
-
-    return InputKeys(
-        source=put("source", prepared.source) if prepared.source is not None else None,
-        mask=put("mask", prepared.mask) if prepared.mask is not None else None,
-        references=tuple(put(f"reference-{i}", data) for i, data in enumerate(prepared.references)),
-    )

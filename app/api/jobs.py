@@ -1,10 +1,6 @@
-"""A job's status, progress and result (seed 004's GetImageJobResponse), cancel and retry;
-the caller's jobs by status (failed ones are the dead-letter list) or by user (a user's
-generation history) and webhook deliveries.
-
-Cancel: a pending job never runs; a processing one stops at its next image and keeps
-nothing. Retry: a failed job runs again as a new attempt of the same job (retry_count + 1).
-Both answer 409 when the job is in no state for it.
+"""A job's status, progress and result (seed 004's GetImageJobResponse), cancel and retry
+(imagegen.job_control); the caller's jobs by status (failed ones are the dead-letter list) or
+by user (a user's generation history) and webhook deliveries.
 """
 
 from __future__ import annotations
@@ -12,20 +8,17 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from redis.exceptions import RedisError
 
 from app.auth import require_api_key
-from app.context import services
-from app.errors import error_response
+from app.context import caller, services
 from app.query_params import whole_number
 from imagegen import errors
 from imagegen.errors import ServiceError
-from imagegen.events import finish_batch_if_done
-from imagegen.job_files import discard_files
-from imagegen.records import JOB_STATES, PENDING, Job, parse_utc, utc_now
-from imagegen.serializers import get_job_response
+from imagegen.job_control import cancel_job, job_with_quota_wait, owned_job, retry_job
+from imagegen.records import JOB_STATES, Job, parse_utc
+from imagegen.serializers import get_job_response, webhook_deliveries
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -33,11 +26,7 @@ bp.before_request(require_api_key)
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> ResponseReturnValue:
-    job = _owned_job(job_id)
-    # Only here, not in the list: one Redis read per pending job asked about.
-    quota_wait = None
-    if job.status == PENDING:
-        quota_wait = services().budget.place(job.plan["model_id"], job.job_id)
+    job, quota_wait = job_with_quota_wait(services(), caller(), job_id)
     return jsonify(_job_response(job, quota_wait))
 
 
@@ -92,66 +81,22 @@ def _cursor_position(cursor: str | None) -> tuple[str, str] | None:
 
 
 @bp.post("/jobs/<job_id>/cancel")
-def cancel_job(job_id: str) -> ResponseReturnValue:
-    repository = services().repository
-    job = _owned_job(job_id)
-    if not repository.cancel_job(g.tenant_id, job_id, utc_now()):
-        return _conflict(job, "cancelled", "only a pending or processing job can be cancelled")
-    if job.status == PENDING:
-        # A run that died before it was taken back may have left files; a running job's run
-        # removes its own when it sees the cancel.
-        discard_files(services().blobs, job)
-    services().queue.signal_cancelled(job_id)
-    services().queue.signal_finished(job_id)
-    finish_batch_if_done(repository, job)
-    return jsonify(_job_response(_owned_job(job_id)))
+def cancel(job_id: str) -> ResponseReturnValue:
+    return jsonify(_job_response(cancel_job(services(), caller(), job_id)))
 
 
 @bp.post("/jobs/<job_id>/retry")
-def retry_job(job_id: str) -> ResponseReturnValue:
-    svc = services()
-    job = _owned_job(job_id)
-    if not svc.repository.retry_job(g.tenant_id, job_id, utc_now()):
-        return _conflict(job, "retried", "only a failed job can be retried")
-    try:
-        svc.queue.enqueue_generation(job_id, g.request_id, job.priority)
-    except RedisError:
-        error = ServiceError(
-            errors.SERVICE_UNAVAILABLE,
-            "the job queue is unavailable; try again",
-            {"retry_after": 5},
-        )
-        svc.repository.fail_job(job_id, error.to_dict(), utc_now())
-        raise error from None
-    response = jsonify(_job_response(_owned_job(job_id)))
+def retry(job_id: str) -> ResponseReturnValue:
+    response = jsonify(_job_response(retry_job(services(), caller(), job_id)))
     response.headers["Location"] = f"/v1/jobs/{job_id}"
     return response, 202
 
 
 @bp.get("/jobs/<job_id>/webhook-deliveries")
 def job_webhook_deliveries(job_id: str) -> ResponseReturnValue:
-    _owned_job(job_id)
-    return jsonify(delivery_log(job_id))
-
-
-def delivery_log(subject_id: str) -> dict[str, Any]:
-    """Every delivery attempt of a job's or batch's webhooks, oldest first."""
-    attempts = services().repository.webhook_attempts(g.tenant_id, subject_id)
-    return {
-        "deliveries": [
-            {
-                "webhook_id": attempt.webhook_id,
-                "event": attempt.event,
-                "attempt": attempt.attempt,
-                "attempted_at": attempt.attempted_at,
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-                "duration_ms": attempt.duration_ms,
-                "delivered": attempt.status_code is not None and 200 <= attempt.status_code < 300,
-            }
-            for attempt in attempts
-        ]
-    }
+    job = owned_job(services(), caller(), job_id)
+    attempts = services().repository.webhook_attempts(job.tenant_id, job.job_id)
+    return jsonify(webhook_deliveries(attempts))
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -168,24 +113,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _owned_job(job_id: str) -> Job:
-    # Another tenant's job is indistinguishable from a missing one.
-    job = services().repository.get_job(g.tenant_id, job_id)
-    if job is None:
-        raise ServiceError(errors.NOT_FOUND, f"no job {job_id}")
-    return job
-
-
 def _job_response(job: Job, quota_wait: dict[str, Any] | None = None) -> dict[str, Any]:
     svc = services()
     images = svc.repository.get_images(g.tenant_id, job.image_ids)
     return get_job_response(job, images, svc.blobs, quota_wait)
-
-
-def _conflict(job: Job, action: str, message: str) -> tuple[Response, int]:
-    error = ServiceError(
-        errors.INVALID_PARAMETERS,
-        f"job {job.job_id} is {job.status} and cannot be {action}: {message}",
-        {"job_id": job.job_id, "status": job.status},
-    )
-    return error_response(error, 409)

@@ -35,7 +35,7 @@ from botocore.exceptions import (
 from imagegen import errors
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
-from imagegen.generation import GenerationPlan, ModelCall
+from imagegen.plan import GenerationPlan, ModelCall
 from imagegen.providers.bodies import Artifact, ModelInputs, build_body, parse_response
 from imagegen.quota import ProviderBudget
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
-from imagegen.generation import GenerationPlan, ModelCall
+from imagegen.plan import GenerationPlan, ModelCall
 
 
 @dataclass(frozen=True)

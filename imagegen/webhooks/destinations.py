@@ -9,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from imagegen import errors
+from imagegen.errors import ServiceError
+
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -263,3 +266,18 @@ def check_destination(
         path_and_query=f"{path}?{parts.query}" if parts.query else path,
         addresses=tuple(texts),
     )
+
+
+def check_webhook_url(url: str | None, policy: DestinationPolicy) -> None:
+    """IMG302 for a webhook URL a request may not give: one we would not deliver to. It is
+    checked again at each delivery, as its host may resolve differently by then."""
+    if url is None:
+        return
+    try:
+        check_destination(url, policy)
+    except UnsafeDestination as refused:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            f"webhook_url is not allowed: {refused.reason}",
+            {"parameter": "webhook_url"},
+        ) from None

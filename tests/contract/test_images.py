@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from imagegen.generation import parse_request, plan_generation
 from imagegen.records import (
     EDITED,
     GENERATED,
@@ -112,7 +113,7 @@ def test_a_completed_jobs_images_join_the_library(repository):
         request_id="req_1",
         kind="text_to_image",
         request={"prompt": "a fox"},
-        plan={"model_id": "amazon.nova-canvas-v1:0", "n": 2},
+        plan=plan_generation(parse_request({"prompt": "a fox", "n": 2}), "amazon.nova-canvas-v1:0"),
         status=PENDING,
         created_at=utc_now(),
     )

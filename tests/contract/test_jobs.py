@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from imagegen.generation import parse_request, plan_generation
 from imagegen.records import (
     CANCELLED,
     COMPLETED,
@@ -44,7 +45,7 @@ def new_job(tenant: str = "t1", batch_id: str | None = None, **fields) -> Job:
         request_id="req_1",
         kind="text_to_image",
         request={"prompt": "a fox"},
-        plan={"model_id": "amazon.nova-canvas-v1:0", "n": 1},
+        plan=plan_generation(parse_request({"prompt": "a fox"}), "amazon.nova-canvas-v1:0"),
         status=PENDING,
         batch_id=batch_id,
         **fields,

@@ -119,7 +119,7 @@ def _tenant_files(stack: RecoveryStack, tenant: Tenant) -> set[str]:
 
 def _job_files(job: Job) -> set[str]:
     """The keys a run of the job writes: an original and a thumbnail per image."""
-    return {key for index in range(job.plan["n"]) for key in image_keys(job, index, "png")}
+    return {key for index in range(job.plan.n) for key in image_keys(job, index, "png")}
 
 
 def _stored_images(stack: RecoveryStack, job_id: str) -> int:
@@ -368,6 +368,46 @@ def test_a_flushed_redis_loses_no_job_and_runs_none_twice(stack, api, tenant):
     assert queued_again is not None and _at(queued_again) > flushed_at  # by the sweeper
     expected = set().union(*(_job_files(_record(stack, j)) for j in [*running, waiting]))
     assert _tenant_files(stack, tenant) == expected
+
+
+def test_work_submitted_while_redis_is_down_is_accepted_and_runs_once_it_is_back(
+    stack, api, tenant
+):
+    """One queue-failure policy for every submission: a job recorded is accepted, whether
+    or not Redis took it. With Redis down, a synchronous generation (its wait cut short),
+    an async one, a batch and a retry all answer 202 with their jobs pending; once Redis is
+    back, the sweeper queues them and each runs once."""
+    tag = uuid.uuid4().hex[:6]
+    failed = _submit(api, f"a lighthouse trigger-error {tag}", n=1)
+    stack.start_worker()
+    _wait_for_status(api, failed, "failed", timeout=60)
+    stack.stop_all_workers()
+    stack.kill_redis()
+
+    sync = api.generate(
+        {"prompt": f"a harbour at dawn {tag}", "model": SDXL}, headers={"Prefer": "wait=5"}
+    )
+    assert sync.status_code == 202, sync.text
+    async_job = _submit(api, f"a harbour at dusk {tag}", n=1)
+    batch = api.request(
+        "POST",
+        "/v1/batches",
+        json={"requests": [{"prompt": f"a pier {i} {tag}", "model": SDXL} for i in range(2)]},
+    )
+    assert batch.status_code == 202, batch.text
+    retried = api.request("POST", f"/v1/jobs/{failed}/retry")
+    assert retried.status_code == 202, retried.text
+    job_ids = [sync.json()["job_id"], async_job, *batch.json()["job_ids"]]
+    for job_id in [*job_ids, failed]:
+        assert _job(api, job_id)["status"]["status"] == "pending"
+
+    stack.start_redis()
+    stack.start_worker()
+    for job_id in job_ids:
+        _wait_for_status(api, job_id, "completed", timeout=30)
+        _assert_completed_once(api, stack, job_id, n=1)
+    # The retry ran again (and failed again, on its trigger), once.
+    assert _wait_for_status(api, failed, "failed", timeout=60)["retry_count"] == 1
 
 
 # --- SIGTERM -----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from redis import Redis
 
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
-from imagegen.generation import GenerationPlan, ModelCall, parse_request, plan_generation
+from imagegen.generation import parse_request, plan_generation
+from imagegen.plan import GenerationPlan, ModelCall
 from imagegen.providers.bedrock import BedrockImageModels, CallStopped, CallWindow
 from imagegen.quota import ModelQuotas, ProviderBudget
 from tests.conftest import free_port

@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from imagegen.errors import ServiceError
-from imagegen.generation import ModelCall, parse_request, plan_generation
+from imagegen.generation import parse_request, plan_generation
+from imagegen.plan import ModelCall
 from imagegen.providers.bodies import build_body, parse_response
 
 PNG = base64.b64encode(b"\x89PNG-not-checked-here").decode()

@@ -6,6 +6,7 @@ import sqlite3
 import uuid
 
 from imagegen.config import Settings
+from imagegen.generation import parse_request, plan_generation
 from imagegen.records import WEBHOOK_FAILED, WEBHOOK_PENDING, Job, Webhook, utc_in, utc_now
 from imagegen.services import build_services
 from worker.dispatcher import WebhookDispatcher
@@ -19,7 +20,7 @@ def test_a_webhook_whose_job_is_gone_is_retried_then_given_up(tmp_path):
     now = utc_now()
     job = Job(
         job_id="job_" + uuid.uuid4().hex, tenant_id="t1", user_id="u1", request_id="r",
-        kind="text_to_image", request={}, plan={"model_id": "m", "n": 1}, status="pending",
+        kind="text_to_image", request={}, plan=plan_generation(parse_request({"prompt": "x"}), "amazon.nova-canvas-v1:0"), status="pending",
         created_at=now,
     )  # fmt: skip
     webhook = Webhook(

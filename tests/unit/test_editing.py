@@ -19,8 +19,8 @@ from imagegen.editing import (
     prepare_inputs,
 )
 from imagegen.errors import ServiceError
-from imagegen.generation import ModelCall
 from imagegen.input_images import InputImage
+from imagegen.plan import ModelCall
 from imagegen.providers.bodies import ModelInputs, build_body
 
 SDXL = "stability.stable-diffusion-xl-v1"

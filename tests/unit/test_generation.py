@@ -6,7 +6,8 @@ import pytest
 
 from imagegen import catalog
 from imagegen.errors import ServiceError
-from imagegen.generation import ModelCall, parse_request, plan_generation
+from imagegen.generation import parse_request, plan_generation
+from imagegen.plan import ModelCall
 
 DEFAULT = "amazon.nova-canvas-v1:0"
 

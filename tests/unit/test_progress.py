@@ -15,7 +15,8 @@ from datetime import timedelta
 from PIL import Image as PILImage
 
 from imagegen.config import Settings
-from imagegen.generation import GenerationPlan, ModelCall, parse_request, plan_generation
+from imagegen.generation import parse_request, plan_generation
+from imagegen.plan import GenerationPlan, ModelCall
 from imagegen.providers.bedrock import CallWindow
 from imagegen.providers.bodies import Artifact, ModelInputs
 from imagegen.records import PENDING, Job, parse_utc, utc_in, utc_now
@@ -48,7 +49,7 @@ def test_progress_moves_per_image_and_the_estimate_appears_after_the_first(tmp_p
     request = parse_request({"prompt": "a fox", "model": SDXL, "n": 3, "seed": 5})
     job = Job(
         job_id="job_" + uuid.uuid4().hex, tenant_id="t1", user_id="u1", request_id="r",
-        kind="text_to_image", request={}, plan=plan_generation(request, SDXL).to_dict(),
+        kind="text_to_image", request={}, plan=plan_generation(request, SDXL),
         status=PENDING, created_at=utc_now(),
     )  # fmt: skip
     services.repository.add_job(job)
@@ -90,7 +91,7 @@ def test_the_estimate_is_time_per_image_so_far_times_those_left():
     started = utc_now()
     job = Job(
         job_id="job_x", tenant_id="t1", user_id="u1", request_id="r", kind="text_to_image",
-        request={}, plan={"model_id": SDXL, "n": 4}, status="processing", created_at=started,
+        request={}, plan=plan_generation(parse_request({"prompt": "x", "n": 4}), SDXL), status="processing", created_at=started,
         started_at=started, progress=25,
     )  # fmt: skip
     ten_seconds_in = parse_utc(started) + timedelta(seconds=10)
@@ -104,7 +105,7 @@ def test_the_estimate_is_time_per_image_so_far_times_those_left():
 def test_a_job_waiting_for_quota_says_where_it_waits_and_when_its_turn_comes():
     job = Job(
         job_id="job_w", tenant_id="t1", user_id="u1", request_id="r", kind="text_to_image",
-        request={}, plan={"model_id": SDXL, "n": 1}, status=PENDING, created_at=utc_now(),
+        request={}, plan=plan_generation(parse_request({"prompt": "x"}), SDXL), status=PENDING, created_at=utc_now(),
     )  # fmt: skip
     place = {
         "model": SDXL,

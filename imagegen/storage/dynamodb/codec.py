@@ -12,6 +12,7 @@ import dataclasses
 import json
 from typing import Any, TypeVar
 
+from imagegen.plan import stored_plan
 from imagegen.records import (
     WEBHOOK_PENDING,
     ApiKey,
@@ -65,7 +66,7 @@ def api_key_item(key: ApiKey) -> dict[str, Any]:
 
 
 def job_item(job: Job) -> dict[str, Any]:
-    values = _fields(job)
+    values = {**_fields(job), "plan": job.plan.to_dict()}
     for name in _JOB_JSON_FIELDS:
         values[name] = None if values[name] is None else json.dumps(values[name])
     return _item(
@@ -89,6 +90,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
     for name in _JOB_JSON_FIELDS:
         values[name] = None if values[name] is None else json.loads(values[name])
     values["image_ids"] = values["image_ids"] or []
+    values["plan"] = stored_plan(values["plan"], values["request"])
     return Job(**values)
 
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
+from imagegen.plan import stored_plan
 from imagegen.records import Batch, Image, Job, Webhook
 from imagegen.storage.sqlite.schema import V3_IMAGE_COLUMNS
 
@@ -52,7 +53,7 @@ def job_row(job: Job) -> list[Any]:
     """The job's values, in JOB_COLUMNS' order."""
     values = []
     for name in _JOB_FIELDS:
-        value = getattr(job, name)
+        value = job.plan.to_dict() if name == "plan" else getattr(job, name)
         if name in _JSON_FIELDS:
             value = _dumps(value)
         elif isinstance(value, bool):
@@ -71,6 +72,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         else:
             values[name] = row[name]
     values["webhook_delivered"] = bool(values["webhook_delivered"])
+    values["plan"] = stored_plan(values["plan"], values["request"])
     return Job(**values)
 
 
