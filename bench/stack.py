@@ -16,7 +16,7 @@ import requests
 from redis import Redis
 
 from imagegen.jobqueue import JobQueue
-from tests.conftest import (
+from localrun import (
     GUNICORN,
     PYTHON,
     free_port,
