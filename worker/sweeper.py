@@ -121,8 +121,10 @@ class Sweeper:
         for job in waiting:
             if job.job_id in waiting_in_redis:
                 continue
-            queue.enqueue_generation(job.job_id, job.request_id, job.priority)
+            # Marked before it is queued: a runner may start it the moment it is, and a
+            # job no longer pending cannot be marked.
             repository.mark_queued(job.job_id, utc_now())
+            queue.enqueue_generation(job.job_id, job.request_id, job.priority)
             log.warning(
                 "pending job was not in the queue; queued it again",
                 extra={"job_id": job.job_id, "tenant_id": job.tenant_id},
