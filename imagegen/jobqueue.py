@@ -26,7 +26,12 @@ from imagegen.records import MAX_PRIORITY, MIN_PRIORITY
 
 log = logging.getLogger(__name__)
 
-GENERATION_FUNCTION = "worker.jobs.run_generation"
+# What a queued job's RQ record names as its function. Runners (worker.runner) take jobs off
+# these queues themselves and run every one as a generation, so the name is a label for RQ's
+# tools, not code the core points at; it is deliberately not importable, so a plain
+# `rq worker` fails such a job instead of running it outside the runner's lease and run
+# table (the sweeper then queues it again for a runner).
+GENERATION_JOB = "imagegen-generation"
 # The longest single blocking read a synchronous wait makes: well under the Redis client's
 # socket timeout (services.REDIS_SOCKET_TIMEOUT_SECONDS), however long the wait itself is.
 WAIT_SLICE_SECONDS = 1.0
@@ -70,7 +75,7 @@ class JobQueue:
 
     def enqueue_generation(self, job_id: str, request_id: str, priority: int) -> None:
         self._queues[queue_name(priority)].enqueue_call(
-            GENERATION_FUNCTION,
+            GENERATION_JOB,
             args=(job_id,),
             job_id=job_id,
             # No time limit of RQ's: a job may wait for its model's quota until its deadline

@@ -48,7 +48,10 @@ class S3BlobStore:
         )
 
     def get(self, key: str) -> bytes:
-        response = self._client.get_object(Bucket=self._bucket, Key=key)
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except self._client.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"no object {key!r}") from None
         body: bytes = response["Body"].read()
         return body
 
