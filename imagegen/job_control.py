@@ -10,7 +10,9 @@ follow only save runs and waiters from polling, so a Redis failure does not undo
 
 from __future__ import annotations
 
+import base64
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -20,7 +22,7 @@ from imagegen.caller import Caller
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done
 from imagegen.job_files import discard_files, discard_inputs
-from imagegen.records import PENDING, PROCESSING, Batch, Job, utc_now
+from imagegen.records import PENDING, PROCESSING, Batch, Job, parse_utc, utc_now
 from imagegen.services import Services
 from imagegen.submissions import queue_recorded
 
@@ -51,6 +53,52 @@ def job_with_quota_wait(
     if job.status != PENDING:
         return job, None
     return job, svc.budget.place(job.plan.model_id, job.job_id)
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A page of the caller's jobs, newest first: all, or those in one status or of one
+    user; cursor is the next_cursor of the page before."""
+
+    status: str | None = None
+    user_id: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None  # None on the last page
+
+
+def job_page(svc: Services, caller: Caller, query: JobQuery) -> JobPage:
+    after = _cursor_position(query.cursor)
+    found = svc.repository.list_jobs(
+        caller.tenant_id, query.status, query.limit + 1, after, user_id=query.user_id
+    )
+    if len(found) <= query.limit:
+        return JobPage(found, None)
+    last = found[query.limit - 1]
+    cursor = base64.urlsafe_b64encode(f"{last.created_at}|{last.job_id}".encode()).decode()
+    return JobPage(found[: query.limit], cursor)
+
+
+def _cursor_position(cursor: str | None) -> tuple[str, str] | None:
+    """Where a page starts: after the (created_at, job_id) its cursor names. Cursors are
+    opaque to clients."""
+    if cursor is None:
+        return None
+    try:
+        created_at, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        parse_utc(created_at)
+    except ValueError:
+        raise ServiceError(
+            errors.INVALID_PARAMETERS,
+            "cursor is not one this API gave out (pass next_cursor as it came)",
+            {"parameter": "cursor"},
+        ) from None
+    return created_at, job_id
 
 
 def wait_for_job(svc: Services, job: Job, seconds: float) -> Job:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import BaseModel, ConfigDict
+
 from imagegen import errors, library
+from imagegen.caller import Caller
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
 from imagegen.imaging import make_thumbnail
-from imagegen.input_images import ImageLimits, InputImage, open_image, to_rgb
+from imagegen.input_images import ImageLimits, InputImage, decode_base64, open_image, to_rgb
 from imagegen.records import UPLOADED, Image, utc_now
 from imagegen.services import Services
 from imagegen.storage.blobs import blob_key
@@ -20,6 +23,26 @@ from imagegen.storage.blobs import blob_key
 
 def image_limits(settings: Settings) -> ImageLimits:
     return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+
+
+class UploadRequest(BaseModel):
+    """The JSON body of POST /v1/uploads (a form sends the file instead)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    image_base64: str
+
+
+def upload_image(services: Services, caller: Caller, data: bytes, field: str) -> Image:
+    """Check the caller's file and keep it as an upload: an image of the library."""
+    checked = open_image(data, field, image_limits(services.settings))
+    return store_upload(services, caller.tenant_id, caller.user_id, data, checked)
+
+
+def upload_base64(services: Services, caller: Caller, request: UploadRequest) -> Image:
+    field = "image_base64"
+    data = decode_base64(request.image_base64, field, image_limits(services.settings))
+    return upload_image(services, caller, data, field)
 
 
 def store_upload(

@@ -6,11 +6,11 @@ nothing secret is stored per tenant; changing that setting changes every tenant'
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from app.auth import require_api_key
-from app.context import services
+from app.context import caller, services
 from imagegen.webhooks.signing import tenant_secret
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1")
@@ -21,7 +21,7 @@ bp.before_request(require_api_key)
 def get_secret() -> ResponseReturnValue:
     response = jsonify(
         {
-            "secret": tenant_secret(services().webhook_master_secret, g.tenant_id),
+            "secret": tenant_secret(services().webhook_master_secret, caller().tenant_id),
             "scheme": "standard-webhooks-v1",
             "signature_headers": ["webhook-id", "webhook-timestamp", "webhook-signature"],
         }
