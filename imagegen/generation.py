@@ -7,14 +7,13 @@ is the request resolved against one model: real size, seeds, per-call batching, 
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
-from imagegen.image_fields import Description, Labels
+from imagegen.image_fields import Description, Labels, has_visible_text
 from imagegen.plan import GenerationPlan, ImageLabels
 from imagegen.records import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
@@ -105,15 +104,6 @@ def _json_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
     return path
-
-
-# Spaces, control and format characters (NUL, zero-width space and joiners, BOM): a text
-# made only of these says nothing to a model.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-
-
-def has_visible_text(text: str) -> bool:
-    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
 
 
 def check_prompt_text(prompt: Any, *, required: bool = True) -> None:
