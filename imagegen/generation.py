@@ -1,4 +1,4 @@
-"""Text-to-image requests: validation of the public request and the plan the worker executes.
+"""Text-to-image requests: validation of the public request, and planning it against a model.
 
 The request is seed 004's ImageGenerationRequest plus seed 000's generation controls. A plan
 is the request resolved against one model: real size, seeds, per-call batching, price.
