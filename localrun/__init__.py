@@ -27,7 +27,8 @@ GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _distinct_free_ports(count: int) -> tuple[int, ...]:

@@ -48,7 +48,8 @@ _INIT = """window.onload = function () {
 @cache
 def openapi_document() -> dict[str, Any]:
     text = resources.files("app").joinpath("openapi.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
 
 
 @bp.get("/openapi.json")

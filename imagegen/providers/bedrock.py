@@ -219,7 +219,8 @@ class BedrockImageModels:
             accept="application/json",
         )
         try:
-            return json.loads(response["body"].read())
+            parsed: dict[str, Any] = json.loads(response["body"].read())
+            return parsed
         except ValueError as exc:
             raise ServiceError(
                 errors.GENERATION_FAILED, "the model answered with bad JSON"

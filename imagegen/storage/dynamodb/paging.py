@@ -110,7 +110,7 @@ def count_partition(
     total = 0
     while True:
         response = table.client.query(**params)
-        total += response["Count"]
+        total += int(response["Count"])
         if "LastEvaluatedKey" not in response:
             return total
         params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
