@@ -186,15 +186,15 @@ def measure_stages(
     with PILImage.open(io.BytesIO(artifact.data)) as image:
         image.load()
         assert image.format in FORMATS and image.size == (plan.width, plan.height)
-        fmt, content_type = FORMATS[image.format]
+        fmt, _content_type = FORMATS[image.format]
         stop()
         stop = timed(samples, STAGES[3])
         thumbnail = make_thumbnail(image)
         stop()
     stop = timed(samples, STAGES[4])
     key, thumb_key = image_keys(job, 0, fmt)
-    svc.blobs.put(key, artifact.data, content_type)
-    svc.blobs.put(thumb_key, thumbnail, "image/webp")
+    svc.blobs.put(key, artifact.data)
+    svc.blobs.put(thumb_key, thumbnail)
     stop()
 
     # The image record as the worker makes it; it writes the same two files again.

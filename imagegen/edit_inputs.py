@@ -119,7 +119,7 @@ class _InputCollector:
 
         def put(name: str, data: bytes) -> str:
             key = blob_key(self._caller.tenant_id, "inputs", created_at, f"{job_id}-{name}.png")
-            self._svc.blobs.put(key, data, "image/png")
+            self._svc.blobs.put(key, data)
             return key
 
         return InputKeys(

@@ -54,8 +54,8 @@ def store_upload(
     thumb_key = blob_key(tenant_id, "thumbnails", created_at, f"{image_id}.webp")
     # Thumbnails keep transparency; other modes (16-bit, CMYK, ...) need converting first.
     shown = checked.image if checked.image.mode in ("RGB", "RGBA") else to_rgb(checked.image)
-    services.blobs.put(key, data, checked.content_type)
-    services.blobs.put(thumb_key, make_thumbnail(shown), "image/webp")
+    services.blobs.put(key, data)
+    services.blobs.put(thumb_key, make_thumbnail(shown))
     image = Image(
         image_id=image_id,
         tenant_id=tenant_id,

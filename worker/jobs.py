@@ -328,8 +328,8 @@ def _store(
 ) -> Image:
     checked = check_and_thumbnail(artifact.data)
     key, thumb_key = image_keys(job, index, checked.format)
-    services.blobs.put(key, checked.data, checked.content_type)
-    services.blobs.put(thumb_key, checked.thumbnail, "image/webp")
+    services.blobs.put(key, checked.data)
+    services.blobs.put(thumb_key, checked.thumbnail)
     edited = plan.task != catalog.TEXT_TO_IMAGE
     created_at = utc_now()
     return Image(

@@ -6,13 +6,12 @@ The URL itself is the credential (like an S3 presigned URL), so no API key is ne
 
 from __future__ import annotations
 
-import mimetypes
-
 from flask import Blueprint, Response, request
 
 from app.context import services
 from imagegen import errors
 from imagegen.errors import ServiceError
+from imagegen.storage.blobs import content_type_for
 
 bp = Blueprint("files", __name__)
 
@@ -28,7 +27,7 @@ def get_file(key: str) -> Response:
         data = svc.blobs.get(key)
     except (FileNotFoundError, ValueError):
         raise ServiceError(errors.NOT_FOUND, "the file does not exist") from None
-    response = Response(data, mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response = Response(data, mimetype=content_type_for(key))
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -19,13 +19,24 @@ TEMPORARY_RETENTION = "temporary"
 SAVED_RETENTION = "saved"
 
 
+# An object's content type follows from its key's extension (keys are always ours, named
+# for their format): one rule for both stores and everything that serves their objects.
+_CONTENT_TYPES = {".png": "image/png", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+
+
+def content_type_for(key: str) -> str:
+    return _CONTENT_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+
+
 class BlobStore(Protocol):
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        """Store the object; it starts with temporary retention."""
+    def put(self, key: str, data: bytes) -> None:
+        """Store the object (its content type: content_type_for(key)); it starts with
+        temporary retention."""
         ...
 
     def set_retention(self, key: str, retention: str) -> None:
-        """Move the object to another retention class (when its image is saved)."""
+        """Move the object to another retention class (when its image is saved); a key
+        with no object is left as it is."""
         ...
 
     def get(self, key: str) -> bytes:
@@ -56,7 +67,7 @@ class DiskBlobStore:
             raise ValueError(f"blob key escapes the store: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, data: bytes) -> None:
         path = self.path_of(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees half a file.

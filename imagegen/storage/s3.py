@@ -6,13 +6,14 @@ Every object carries a `retention` tag, which the bucket's lifecycle rules selec
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from imagegen.storage.blobs import TEMPORARY_RETENTION
+from imagegen.storage.blobs import TEMPORARY_RETENTION, content_type_for
 
 
 class S3BlobStore:
@@ -28,24 +29,26 @@ class S3BlobStore:
         # No endpoint_url here: boto3 reads AWS_ENDPOINT_URL_S3 itself (moto, in tests).
         self._client = client or boto3.client("s3", region_name=region_name, config=_config())
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, data: bytes) -> None:
         # The Content-Type is stored with the object, so a presigned GET answers with it.
         self._client.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=data,
-            ContentType=content_type,
+            ContentType=content_type_for(key),
             Tagging=f"retention={TEMPORARY_RETENTION}",
         )
 
     def set_retention(self, key: str, retention: str) -> None:
         # Retagging moves the object to the other lifecycle rule without copying it. The
         # object has no other tags (put writes only this one), so replacing the set is safe.
-        self._client.put_object_tagging(
-            Bucket=self._bucket,
-            Key=key,
-            Tagging={"TagSet": [{"Key": "retention", "Value": retention}]},
-        )
+        # A key with no object has nothing to retain (as on disk).
+        with contextlib.suppress(self._client.exceptions.NoSuchKey):
+            self._client.put_object_tagging(
+                Bucket=self._bucket,
+                Key=key,
+                Tagging={"TagSet": [{"Key": "retention", "Value": retention}]},
+            )
 
     def get(self, key: str) -> bytes:
         try:

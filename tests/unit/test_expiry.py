@@ -38,8 +38,8 @@ class Stores:
         created_at = fields.pop("created_at", utc_now())
         key = blob_key(tenant, "uploads", created_at, f"{image_id}.png")
         thumb = blob_key(tenant, "thumbnails", created_at, f"{image_id}.webp")
-        self.blobs.put(key, b"p" * size, "image/png")
-        self.blobs.put(thumb, b"w", "image/webp")
+        self.blobs.put(key, b"p" * size)
+        self.blobs.put(thumb, b"w")
         image = Image(
             image_id=image_id, tenant_id=tenant, user_id="u1", job_id=None, model_id=None,
             original_prompt=None, revised_prompt=None, negative_prompt=None, width=8, height=8,
