@@ -27,8 +27,14 @@ def accept_large_bodies(bp: Blueprint) -> None:
         request.max_content_length = services().settings.max_image_request_bytes
 
     @bp.errorhandler(RequestEntityTooLarge)
-    def _too_large(_error: RequestEntityTooLarge) -> tuple[Response, int]:
+    def _too_large(error: RequestEntityTooLarge) -> tuple[Response, int]:
         limit = services().settings.max_image_request_bytes
+        if request.content_length is not None and request.content_length <= limit:
+            # Not the size: the form's shape (too many parts, a field too long), which
+            # Werkzeug refuses with the same exception; its description says which.
+            return error_response(
+                ServiceError(errors.PAYLOAD_TOO_LARGE, error.description or "form too large")
+            )
         return error_response(
             ServiceError(
                 errors.IMAGE_TOO_LARGE,

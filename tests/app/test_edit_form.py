@@ -108,3 +108,13 @@ def test_an_image_file_over_the_image_limit_is_413_naming_its_field(
     response = _post(client, auth, image=_file(png((512, 512))), mask=_file(too_large))
     error = assert_error(response, 413, "IMG304")
     assert error["details"] == {"field": "mask", "limit_bytes": MAX_IMAGE_BYTES}
+
+
+def test_a_form_with_too_many_fields_is_413_for_its_parts_not_its_size(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    # Werkzeug's default max_form_parts is 1000; the body is far under the size limit.
+    fields = {f"field_{i}": "x" for i in range(1001)}
+    response = _post(client, auth, image=_file(png((64, 64))), **fields)
+    error = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert "bytes" not in error["message"]
