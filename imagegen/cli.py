@@ -1,18 +1,21 @@
 """Operator commands: `python -m imagegen.cli <command>`, one of create-key, bootstrap-key,
-failed-jobs, retry-job and recount-images."""
+failed-jobs, retry-job, recount-images, set-limits and show-limits."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from typing import Any
 
 from imagegen import keys
 from imagegen.config import Settings
-from imagegen.records import FAILED, utc_now
+from imagegen.records import FAILED, TenantLimits, utc_now
 from imagegen.serializers import library_summary
 from imagegen.services import build_repository, build_services
+from imagegen.tenant_limits import LIMIT_NAMES, effective_limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +42,26 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild a tenant's image library counters from its images and print the summary",
     )
     recount.add_argument("--tenant", required=True)
+    set_limits = commands.add_parser(
+        "set-limits",
+        help="set a tenant's limits (N >= 0, 0 = unlimited; 'default' = the default setting, "
+        "such as IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE; an option not given keeps its value) "
+        "and print them",
+    )
+    set_limits.add_argument("--tenant", required=True)
+    for name in LIMIT_NAMES:
+        # SUPPRESS: an option not given is absent from args, so its stored value stays.
+        set_limits.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_limit_value,
+            default=argparse.SUPPRESS,
+            metavar="N|default",
+        )
+    show_limits = commands.add_parser(
+        "show-limits", help="print a tenant's stored limits and the limits that apply to it"
+    )
+    show_limits.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -48,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         return _retry_job(settings, args.job_id)
     if args.command == "recount-images":
         return _recount_images(settings, args.tenant)
+    if args.command == "set-limits":
+        changes = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
+        return _set_limits(settings, args.tenant, changes)
+    if args.command == "show-limits":
+        return _show_limits(settings, args.tenant)
     repo = build_repository(settings)
     if args.command == "create-key":
         print(keys.create_key(repo, args.tenant, args.user, args.name, args.key))
@@ -107,6 +135,46 @@ def _recount_images(settings: Settings, tenant_id: str) -> int:
     such as by DynamoDB TTL): one JSON line, the summary as recounted."""
     summary = build_repository(settings).recount_images(tenant_id)
     print(json.dumps({"tenant_id": tenant_id, **library_summary(summary)}))
+    return 0
+
+
+def _limit_value(raw: str) -> int | None:
+    """A limit as an operator gives it: N >= 0 (0 = unlimited), or 'default' (None)."""
+    if raw == "default":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not 'default' or an integer >= 0")
+    return value
+
+
+def _set_limits(settings: Settings, tenant_id: str, changes: dict[str, Any]) -> int:
+    """Change the limits given (name -> N or None, from _limit_value) and keep the others:
+    the tenant's whole record is written."""
+    repo = build_repository(settings)
+    stored = repo.get_tenant_limits(tenant_id) or TenantLimits(tenant_id=tenant_id)
+    stored = dataclasses.replace(stored, **changes, updated_at=utc_now())
+    repo.put_tenant_limits(stored)
+    return _print_limits(settings, tenant_id, stored)
+
+
+def _show_limits(settings: Settings, tenant_id: str) -> int:
+    stored = build_repository(settings).get_tenant_limits(tenant_id)
+    return _print_limits(settings, tenant_id, stored)
+
+
+def _print_limits(settings: Settings, tenant_id: str, stored: TenantLimits | None) -> int:
+    """One JSON line: the stored record (null when none was set) and the effective limits
+    (null: unlimited)."""
+    line = {
+        "tenant_id": tenant_id,
+        "stored": dataclasses.asdict(stored) if stored is not None else None,
+        "effective": dataclasses.asdict(effective_limits(settings, stored)),
+    }
+    print(json.dumps(line))
     return 0
 
 

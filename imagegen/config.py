@@ -50,6 +50,14 @@ def _optional_int(env: dict[str, str], name: str) -> int | None:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _limit(env: dict[str, str], name: str) -> int | None:
+    """A default tenant limit: unset is None (unlimited), 0 unlimited too; never negative."""
+    value = _optional_int(env, name)
+    if value is not None and value < 0:
+        raise ConfigError(f"{name} must not be negative (0 or unset: unlimited), got {value}")
+    return value
+
+
 def _quotas(env: dict[str, str]) -> dict[str, int]:
     try:
         quotas = parse_quotas(env.get("IMAGEGEN_BEDROCK_QUOTAS", ""))
@@ -118,6 +126,12 @@ class Settings:
     # Days an image is kept after it was created, until it is saved and after (0: forever).
     temporary_retention_days: int
     saved_retention_days: int
+    # Each tenant's limits where its record (cli set-limits) leaves one unset; None or 0:
+    # unlimited (imagegen.tenant_limits).
+    default_requests_per_minute: int | None
+    default_images_per_minute: int | None
+    default_storage_bytes: int | None
+    default_max_concurrent_jobs: int | None
 
     @property
     def is_production(self) -> bool:
@@ -185,6 +199,10 @@ class Settings:
             s3_bucket=env.get("IMAGEGEN_S3_BUCKET", ""),
             temporary_retention_days=_int(env, "IMAGEGEN_TEMPORARY_RETENTION_DAYS", 7),
             saved_retention_days=_int(env, "IMAGEGEN_SAVED_RETENTION_DAYS", 90),
+            default_requests_per_minute=_limit(env, "IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE"),
+            default_images_per_minute=_limit(env, "IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE"),
+            default_storage_bytes=_limit(env, "IMAGEGEN_DEFAULT_STORAGE_BYTES"),
+            default_max_concurrent_jobs=_limit(env, "IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS"),
         )
         settings.check()
         return settings

@@ -1,4 +1,5 @@
-"""The records the service keeps: API keys, jobs and images. Plain data, no storage logic."""
+"""The records the service keeps: API keys, jobs, images and tenants' limits. Plain data, no
+storage logic."""
 
 from __future__ import annotations
 
@@ -291,6 +292,20 @@ class IdempotencyClaim:
             created_at=utc_timestamp(self.claimed_at),
             expires_at=utc_timestamp(self.claimed_at + timedelta(seconds=ttl_seconds)),
         )
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """An operator's limits for one tenant. None: the default setting applies
+    (IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE and the like); 0: unlimited for this tenant,
+    whatever the default."""
+
+    tenant_id: str
+    requests_per_minute: int | None = None
+    images_per_minute: int | None = None
+    storage_bytes: int | None = None
+    max_concurrent_jobs: int | None = None
+    updated_at: str | None = None
 
 
 # Webhook events

@@ -25,6 +25,7 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    TenantLimits,
     Webhook,
     WebhookAttempt,
 )
@@ -42,6 +43,16 @@ class Repository(Protocol):
     def add_api_key(self, key: ApiKey) -> None: ...
 
     def find_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    # --- tenants' limits (set by operators) ----------------------------------------------
+
+    def get_tenant_limits(self, tenant_id: str) -> TenantLimits | None:
+        """The tenant's record, or None when no operator has set one."""
+        ...
+
+    def put_tenant_limits(self, limits: TenantLimits) -> None:
+        """Store the tenant's record, replacing the whole of any earlier one."""
+        ...
 
     # --- jobs ---------------------------------------------------------------------------
 

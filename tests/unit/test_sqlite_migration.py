@@ -1,5 +1,6 @@
 """Older databases open with their images intact: one written before uploads existed
-(version 1) and one written before the image library (version 3)."""
+(version 1), one written before the image library (version 3), and one written before
+tenants' limits (version 4)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from imagegen.records import (
     GENERATED,
     SAVED,
     UPLOADED,
+    ApiKey,
     Image,
     ImageChanges,
     ImagePage,
     ImageQuery,
     ImageSummary,
+    TenantLimits,
     utc_now,
 )
 from imagegen.storage.sqlite import SCHEMA_VERSION, SqliteRepository
@@ -138,18 +141,38 @@ def test_a_version_3_database_gains_the_library_and_keeps_its_images(tmp_path):
     SqliteRepository(path)
     assert repository.image_summary("t1") == ImageSummary(1, 1, 0, 1000, 1)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert db.execute("SELECT count(*) FROM images").fetchone()[0] == 3  # with a tombstone
         columns = {row[1] for row in db.execute("PRAGMA table_info(images)")}
         assert {"categories_json", "expires_at", "search_text", "view_count"} <= columns
 
 
-def test_a_fresh_database_starts_at_version_4_with_empty_counters(tmp_path):
+def test_a_fresh_database_starts_at_version_5_with_empty_counters(tmp_path):
     repository = SqliteRepository(tmp_path / "imagegen.sqlite3")
     assert repository.image_summary("t1") == ImageSummary()
     page = repository.list_images("t1", ImageQuery(), 10)
     assert (page.images, page.total, page.next_after) == ([], 0, None)
     with sqlite3.connect(tmp_path / "imagegen.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_4_database_gains_tenant_limits_and_keeps_its_records(tmp_path):
+    path = tmp_path / "imagegen.sqlite3"
+    repository = SqliteRepository(path)
+    key = ApiKey("hash", "ig_abc", "t1", "u1", "default", utc_now())
+    repository.add_api_key(key)
+    # Version 4 is this schema without the tenant_limits table.
+    with sqlite3.connect(path) as db:
+        db.executescript("DROP TABLE tenant_limits; PRAGMA user_version = 4;")
+
+    repository = SqliteRepository(path)
+
+    assert repository.find_api_key("hash") == key
+    assert repository.get_tenant_limits("t1") is None
+    limits = TenantLimits("t1", requests_per_minute=60, updated_at=utc_now())
+    repository.put_tenant_limits(limits)
+    assert SqliteRepository(path).get_tenant_limits("t1") == limits
+    with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 

@@ -20,6 +20,7 @@ from imagegen.records import (
     IdempotencyKey,
     Image,
     Job,
+    TenantLimits,
     Webhook,
     WebhookAttempt,
     search_text,
@@ -58,6 +59,16 @@ def record_from_item(cls: type[R], item: dict[str, Any]) -> R:
 
 def api_key_item(key: ApiKey) -> dict[str, Any]:
     return _item(_fields(key), pk=f"key#{key.key_hash}", sk="key")
+
+
+def tenant_limits_key(tenant_id: str) -> tuple[str, str]:
+    """The pk and sk of a tenant's limits, beside its other `tenant#` items."""
+    return (f"tenant#{tenant_id}", "limits")
+
+
+def tenant_limits_item(limits: TenantLimits) -> dict[str, Any]:
+    pk, sk = tenant_limits_key(limits.tenant_id)
+    return _item(_fields(limits), pk=pk, sk=sk)
 
 
 # --- jobs -------------------------------------------------------------------------------

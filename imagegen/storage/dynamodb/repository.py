@@ -37,6 +37,7 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    TenantLimits,
     Webhook,
     WebhookAttempt,
     image_sort_key,
@@ -53,6 +54,8 @@ from imagegen.storage.dynamodb.codec import (
     job_from_item,
     job_item,
     record_from_item,
+    tenant_limits_item,
+    tenant_limits_key,
     webhook_item,
 )
 from imagegen.storage.dynamodb.counters import (
@@ -101,6 +104,16 @@ class DynamoRepository:
     def find_api_key(self, key_hash: str) -> ApiKey | None:
         item = self._table.get(f"key#{key_hash}", "key")
         return record_from_item(ApiKey, item) if item else None
+
+    # --- tenants' limits ----------------------------------------------------------------
+
+    def get_tenant_limits(self, tenant_id: str) -> TenantLimits | None:
+        item = self._table.get(*tenant_limits_key(tenant_id))
+        return record_from_item(TenantLimits, item) if item else None
+
+    def put_tenant_limits(self, limits: TenantLimits) -> None:
+        # A Put replaces the whole item, so a limit set back to None loses its attribute.
+        self._table.put(put(self._table.name, tenant_limits_item(limits)))
 
     # --- jobs ---------------------------------------------------------------------------
 

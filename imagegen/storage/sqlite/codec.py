@@ -3,17 +3,19 @@
 Lists and dicts are JSON text in columns named <field>_json, booleans are 0/1. Each column
 list here is in the order of the values its record's *_row function gives, so an INSERT
 names the one and binds the other. Records whose columns are their fields as they are
-(API keys, idempotency keys, webhooks and their attempts) are read with Record(**dict(row)).
+(API keys, idempotency keys, webhooks and their attempts, tenants' limits) are read with
+Record(**dict(row)).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from typing import Any
 
 from imagegen.plan import stored_plan
-from imagegen.records import Batch, Image, Job, Webhook
+from imagegen.records import Batch, Image, Job, TenantLimits, Webhook
 from imagegen.storage.sqlite.schema import V3_IMAGE_COLUMNS
 
 _JOB_FIELDS = (
@@ -38,6 +40,9 @@ WEBHOOK_COLUMNS = (
     "webhook_id, tenant_id, subject_id, event, url, created_at, status, attempts, "
     "next_attempt_at, body, delivered_at"
 )
+
+# A tenant's limits: its fields as they are, one column each.
+TENANT_LIMITS_COLUMNS = ", ".join(f.name for f in dataclasses.fields(TenantLimits))
 
 
 def _dumps(value: Any) -> str | None:
@@ -126,3 +131,13 @@ def webhook_row(webhook: Webhook) -> tuple[Any, ...]:
         webhook.created_at, webhook.status, webhook.attempts,
         webhook.next_attempt_at or webhook.created_at, webhook.body, webhook.delivered_at,
     )  # fmt: skip
+
+
+def tenant_limits_row(limits: TenantLimits) -> tuple[Any, ...]:
+    """The limits' values, in TENANT_LIMITS_COLUMNS' order."""
+    return dataclasses.astuple(limits)
+
+
+def tenant_limits_from_row(row: sqlite3.Row) -> TenantLimits:
+    """A tenant's limits from a row selected as TENANT_LIMITS_COLUMNS."""
+    return TenantLimits(**dict(row))

@@ -20,13 +20,14 @@ from imagegen.storage.sqlite.schema import (
     JOB_COLUMNS_ADDED,
     JOB_INDEXES,
     SCHEMA,
+    TENANT_LIMITS_TABLE,
     V3_IMAGE_COLUMNS,
 )
 
 # PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
 # (before uploads); 2 = jobs without batches, leases and recoveries; 3 = images without the
-# library's fields, counters and expiry; 4 = this schema.
-SCHEMA_VERSION = 4
+# library's fields, counters and expiry; 4 = no tenant limits; 5 = this schema.
+SCHEMA_VERSION = 5
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -38,6 +39,8 @@ def migrate(db: sqlite3.Connection) -> None:
     db.executescript(JOB_INDEXES)
     _add_image_library(db)
     db.executescript(IMAGE_INDEXES)
+    # Version 5: operators' limits per tenant, a new table (older databases have no rows).
+    db.executescript(TENANT_LIMITS_TABLE)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -34,6 +34,7 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    TenantLimits,
     Webhook,
     WebhookAttempt,
     image_sort_key,
@@ -44,6 +45,7 @@ from imagegen.storage.sqlite.codec import (
     BATCH_COLUMNS,
     IMAGE_COLUMNS,
     JOB_COLUMNS,
+    TENANT_LIMITS_COLUMNS,
     WEBHOOK_COLUMNS,
     batch_from_row,
     batch_row,
@@ -51,6 +53,8 @@ from imagegen.storage.sqlite.codec import (
     image_row,
     job_from_row,
     job_row,
+    tenant_limits_from_row,
+    tenant_limits_row,
     webhook_row,
 )
 from imagegen.storage.sqlite.counters import count_image, counted_total, recount, summary
@@ -60,6 +64,12 @@ from imagegen.storage.sqlite.schema import SORT_KEYS
 _IMAGE_INSERT = (
     f"INSERT INTO images ({IMAGE_COLUMNS}, search_text) "
     f"VALUES ({', '.join('?' * (IMAGE_COLUMNS.count(',') + 2))})"
+)
+
+# A tenant's whole record, replacing any earlier one.
+_TENANT_LIMITS_PUT = (
+    f"INSERT OR REPLACE INTO tenant_limits ({TENANT_LIMITS_COLUMNS}) "
+    f"VALUES ({', '.join('?' * (TENANT_LIMITS_COLUMNS.count(',') + 1))})"
 )
 
 
@@ -127,6 +137,20 @@ class SqliteRepository:
         with self._connect() as db:
             row = db.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
         return ApiKey(**dict(row)) if row else None
+
+    # --- tenants' limits ----------------------------------------------------------------
+
+    def get_tenant_limits(self, tenant_id: str) -> TenantLimits | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {TENANT_LIMITS_COLUMNS} FROM tenant_limits WHERE tenant_id = ?",
+                (tenant_id,),
+            ).fetchone()
+        return tenant_limits_from_row(row) if row else None
+
+    def put_tenant_limits(self, limits: TenantLimits) -> None:
+        with self._connect() as db:
+            db.execute(_TENANT_LIMITS_PUT, tenant_limits_row(limits))
 
     # --- jobs ---------------------------------------------------------------------------
 

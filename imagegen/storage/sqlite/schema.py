@@ -177,6 +177,18 @@ IMAGE_INDEXES = (
 CREATE INDEX IF NOT EXISTS images_by_expiry ON images (expires_at);
 """
 )
+# Operators' limits per tenant (version 5): a row per tenant an operator set limits for;
+# NULL is "the default applies" (records.TenantLimits).
+TENANT_LIMITS_TABLE = """
+CREATE TABLE IF NOT EXISTS tenant_limits (
+    tenant_id TEXT PRIMARY KEY,
+    requests_per_minute INTEGER,
+    images_per_minute INTEGER,
+    storage_bytes INTEGER,
+    max_concurrent_jobs INTEGER,
+    updated_at TEXT
+);
+"""
 # The images table's columns up to version 3, which the version 1 rebuild copies.
 V3_IMAGE_COLUMNS = (
     "image_id, tenant_id, user_id, job_id, model_id, original_prompt, revised_prompt, "

@@ -12,6 +12,10 @@ locals {
   app_port          = 8000
   public_base_url   = coalesce(var.public_base_url, module.alb.api_url)
 
+  default_tenant_limits = {
+    for name, value in var.default_tenant_limits : name => value == null ? "" : tostring(value)
+  }
+
   # Settings both roles read; secrets travel separately, from Secrets Manager.
   app_environment = merge({
     IMAGEGEN_ENV                          = var.certificate_arn == null ? "development" : "production"
@@ -40,6 +44,11 @@ locals {
     IMAGEGEN_REQUEUE_AFTER_SECONDS        = "30"
     IMAGEGEN_IDEMPOTENCY_TTL_SECONDS      = "86400"
     IMAGEGEN_MAX_BATCH_REQUESTS           = "50"
+    # Each tenant's limits where an operator set none (cli set-limits); empty: unlimited.
+    IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE = local.default_tenant_limits.requests_per_minute
+    IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE   = local.default_tenant_limits.images_per_minute
+    IMAGEGEN_DEFAULT_STORAGE_BYTES       = local.default_tenant_limits.storage_bytes
+    IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS = local.default_tenant_limits.max_concurrent_jobs
     # No host may skip the check that webhook URLs resolve to public addresses (the allow
     # list exists for a receiver on loopback in development). The ecs module leaves empty
     # values out of the container definitions, as ECS itself does; unset reads as empty.

@@ -210,6 +210,22 @@ variable "bedrock_default_rpm" {
   }
 }
 
+variable "default_tenant_limits" {
+  description = "Each tenant's limits where an operator set none with `cli set-limits` (IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE, IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE, IMAGEGEN_DEFAULT_STORAGE_BYTES, IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS); null or 0: unlimited."
+  type = object({
+    requests_per_minute = optional(number)
+    images_per_minute   = optional(number)
+    storage_bytes       = optional(number)
+    max_concurrent_jobs = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.default_tenant_limits) : value == null || try(value >= 0 && floor(value) == value, false)])
+    error_message = "Each default tenant limit is a whole number, at least 0 (unlimited), or null."
+  }
+}
+
 variable "job_deadline_seconds" {
   description = "How long after it was accepted a job may still wait for its model's quota (IMAGEGEN_JOB_DEADLINE_SECONDS)."
   type        = number
