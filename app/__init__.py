@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         webhooks,
     )
     from app.query_params import refuse_unknown_query_parameters
+    from app.rate_limit_fields import add_rate_limit_fields
 
     errors.register(app)
     modules = (
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     # After the request id is set, so the refusal carries it.
     app.before_request(refuse_unknown_query_parameters)
+
+    app.after_request(add_rate_limit_fields)
 
     @app.after_request
     def _finish_request(response: Response) -> Response:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app.context import services
+from app.context import caller, services
 from imagegen import errors, keys, logs
+from imagegen.admission import admit_request, refuse_over_limit
 from imagegen.errors import ServiceError
 
 
 def require_api_key() -> None:
-    """before_request hook: sets g.tenant_id and g.user_id, or answers 401."""
+    """before_request hook: sets g.tenant_id and g.user_id, or answers 401; then counts the
+    request against its tenant's request limit (429 when over it; app.rate_limit_fields
+    reports the limit on the response either way)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -24,3 +27,5 @@ def require_api_key() -> None:
     g.user_id = api_key.user_id
     # Unbound with the request id at teardown, in reverse order.
     g.log_binding = [*g.get("log_binding", []), *logs.bind(tenant_id=api_key.tenant_id)]
+    g.rate_limit = admit_request(services(), caller())
+    refuse_over_limit(g.rate_limit)

@@ -18,11 +18,12 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from imagegen import errors
+from imagegen.admission import admit_images
 from imagegen.caller import Caller
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done
 from imagegen.job_files import discard_files, discard_inputs
-from imagegen.records import PENDING, PROCESSING, Batch, Job, parse_utc, utc_now
+from imagegen.records import FAILED, PENDING, PROCESSING, Batch, Job, parse_utc, utc_now
 from imagegen.services import Services
 from imagegen.submissions import queue_recorded
 
@@ -134,6 +135,8 @@ def cancel_batch(svc: Services, caller: Caller, batch_id: str) -> Batch:
 
 def retry_job(svc: Services, caller: Caller, job_id: str) -> Job:
     job = owned_job(svc, caller, job_id)
+    if job.status == FAILED:  # its images count again; a refused retry changes nothing
+        admit_images(svc, caller, job.plan.n)
     if not svc.repository.retry_job(caller.tenant_id, job_id, utc_now()):
         raise _conflict(job, "retried", "only a failed job can be retried")
     queue_recorded(svc, [job])

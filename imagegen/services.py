@@ -8,7 +8,9 @@ from redis import Redis
 
 from imagegen.config import Settings, url_signing_secret, webhook_signing_secret
 from imagegen.jobqueue import JobQueue
+from imagegen.limits_cache import LimitsCache
 from imagegen.quota import ModelQuotas, ProviderBudget
+from imagegen.rate_limits import RateLimiter
 from imagegen.signing import UrlSigner
 from imagegen.storage.blobs import BlobStore, DiskBlobStore
 from imagegen.storage.repository import Repository
@@ -34,6 +36,9 @@ class Services:
     webhook_master_secret: str
     # The fleet's shared budget of model calls per model and region (imagegen.quota).
     budget: ProviderBudget
+    # Tenants' limits (set by operators) and the shared counters that enforce their rates.
+    limits: LimitsCache
+    rate_limiter: RateLimiter
 
 
 def build_services(settings: Settings) -> Services:
@@ -46,9 +51,10 @@ def build_services(settings: Settings) -> Services:
         socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
+    repository = build_repository(settings)
     return Services(
         settings=settings,
-        repository=build_repository(settings),
+        repository=repository,
         blobs=build_blob_store(settings, signer),
         signer=signer,
         redis=redis,
@@ -63,6 +69,8 @@ def build_services(settings: Settings) -> Services:
             ModelQuotas(settings.bedrock_quotas, settings.bedrock_default_rpm),
             job_deadline_seconds=settings.job_deadline_seconds,
         ),
+        limits=LimitsCache(repository, settings),
+        rate_limiter=RateLimiter(redis),
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
 from imagegen import catalog, errors
+from imagegen.admission import admit_images
 from imagegen.caller import Caller
 from imagegen.edit_inputs import EditDraft
 from imagegen.editing import EditRequest, parse_edit_request
@@ -50,7 +51,9 @@ def submit_generation(
     svc: Services, caller: Caller, generation: GenerationRequest, claim: IdempotencyClaim | None
 ) -> Job:
     """Record and queue a text-to-image job (IdempotencyKeyTaken: see submit_job)."""
-    return submit_job(svc, _generation_job(svc, caller, generation), claim)
+    job = _generation_job(svc, caller, generation)
+    admit_images(svc, caller, job.plan.n)
+    return submit_job(svc, job, claim)
 
 
 def submit_edit(
@@ -58,6 +61,7 @@ def submit_edit(
 ) -> Job:
     """Check an edit and its images, store its inputs, record and queue its job."""
     draft = EditDraft.check(svc, caller, edit)
+    admit_images(svc, caller, draft.edit.n)
     return submit_job(svc, _edit_job(caller, draft), claim)
 
 
@@ -114,6 +118,11 @@ def submit_batch(svc: Services, caller: Caller, body: Any, claim: IdempotencyCla
     for index, item in enumerate(request.items()):
         with _naming_item(index):
             drafts.append(_checked_item(svc, caller, item, batch_id))
+    admit_images(
+        svc,
+        caller,
+        sum(draft.edit.n if isinstance(draft, EditDraft) else draft.plan.n for draft in drafts),
+    )
     jobs = [
         _edit_job(caller, draft, batch_id) if isinstance(draft, EditDraft) else draft
         for draft in drafts

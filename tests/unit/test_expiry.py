@@ -69,6 +69,8 @@ class Stores:
             webhook_policy=None,  # type: ignore[arg-type]
             webhook_master_secret="",
             budget=None,  # type: ignore[arg-type]
+            limits=None,  # type: ignore[arg-type]
+            rate_limiter=None,  # type: ignore[arg-type]
         )
         return Sweeper(services)
 
