@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         jobs,
         models,
         uploads,
+        usage,
         webhooks,
     )
     from app.query_params import refuse_unknown_query_parameters
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         images,
         jobs,
         batches,
+        usage,
         webhooks,
     )
     for module in modules:
