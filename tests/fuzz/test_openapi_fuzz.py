@@ -41,7 +41,7 @@ from app.api.docs import openapi_document
 from tests.conftest import Stack, Tenant
 
 SEED = int(os.environ.get("FUZZ_SEED", "12"))
-# About 35 s for all 25 operations on two cores.
+# About 35 s for all 26 operations on two cores.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 
 # schemathesis' default refusals, and the HTTP server's: a request line or a header over its
