@@ -132,6 +132,9 @@ class Settings:
     default_images_per_minute: int | None
     default_storage_bytes: int | None
     default_max_concurrent_jobs: int | None
+    # The credits a tenant without an account opens one with at its first job; unset (or
+    # 0): such a tenant's credits are not metered.
+    default_credits: int | None
 
     @property
     def is_production(self) -> bool:
@@ -203,6 +206,7 @@ class Settings:
             default_images_per_minute=_limit(env, "IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE"),
             default_storage_bytes=_limit(env, "IMAGEGEN_DEFAULT_STORAGE_BYTES"),
             default_max_concurrent_jobs=_limit(env, "IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS"),
+            default_credits=_limit(env, "IMAGEGEN_DEFAULT_CREDITS"),
         )
         settings.check()
         return settings
@@ -241,9 +245,10 @@ class Settings:
             raise ConfigError(
                 "IMAGEGEN_STORAGE_BACKEND=aws needs IMAGEGEN_DYNAMODB_TABLE and IMAGEGEN_S3_BUCKET"
             )
-        # A DynamoDB transaction holds at most 100 items: a batch, its jobs and its key.
-        if self.storage_backend == "aws" and self.max_batch_requests > 98:
-            raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at most 98 on DynamoDB")
+        # A DynamoDB transaction holds at most 100 items: a batch, its jobs, its key, and
+        # its credits' reservation (the account and the ledger entry).
+        if self.storage_backend == "aws" and self.max_batch_requests > 96:
+            raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at most 96 on DynamoDB")
         if self.temporary_retention_days < 1:
             raise ConfigError("IMAGEGEN_TEMPORARY_RETENTION_DAYS must be at least 1")
         if self.saved_retention_days < 0:

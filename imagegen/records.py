@@ -3,6 +3,7 @@ storage logic."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,10 @@ class Job:
     lease_expires_at: str | None = None
     # Times the job was taken back from a worker that died or shut down while running it.
     recoveries: int = 0
+    # The credits (in CREDIT_UNITS) the job holds from its tenant's balance while it is
+    # pending or processing; None when the tenant's credits are not metered. Its price, so
+    # the same for every attempt: the move out of pending/processing settles the hold.
+    reserved_credits: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -306,6 +311,73 @@ class TenantLimits:
     storage_bytes: int | None = None
     max_concurrent_jobs: int | None = None
     updated_at: str | None = None
+
+
+# Credits are kept as whole hundredths (CREDIT_UNITS a credit), the precision prices have
+# (a credit is a US cent: plan.CREDITS_PER_USD), so balances never drift in floating point.
+CREDIT_UNITS = 100
+
+
+def credit_units(credits: float) -> int:
+    return round(credits * CREDIT_UNITS)
+
+
+def in_credits(units: int) -> float:
+    return units / CREDIT_UNITS
+
+
+# Ledger entry kinds
+GRANT = "grant"
+RESERVATION = "reservation"
+CHARGE = "charge"
+REFUND = "refund"
+
+
+@dataclass(frozen=True)
+class CreditAccount:
+    """A tenant's credits: `balance` is what it may still spend; `reserved` what its pending
+    and running jobs hold, to be charged or given back. Both in CREDIT_UNITS."""
+
+    tenant_id: str
+    balance: int
+    reserved: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One append-only change to a tenant's credits, in CREDIT_UNITS: `amount` moved from
+    the balance to the reservations (reservation) or back (refund), left the reservations
+    for good (charge), or came in (grant; an operator's correction that lowers the balance
+    is a grant with a negative amount). A job's entries carry its id and attempt (its retry
+    count) and their ids follow from them, so no entry is ever written twice."""
+
+    tenant_id: str
+    entry_id: str
+    kind: str
+    amount: int
+    created_at: str
+    job_id: str | None = None
+    attempt: int | None = None
+    # A batch reserves its jobs' prices in one entry (and settles each job on its own).
+    batch_id: str | None = None
+    note: str | None = None
+
+
+def grant_entry(tenant_id: str, amount: int, at: str, note: str) -> LedgerEntry:
+    return LedgerEntry(
+        tenant_id=tenant_id,
+        entry_id=f"grant.{uuid.uuid4().hex}",
+        kind=GRANT,
+        amount=amount,
+        created_at=at,
+        note=note,
+    )
+
+
+def job_entry_id(subject_id: str, attempt: int, kind: str) -> str:
+    """A job's (or batch's) entry of a kind for an attempt: one such entry, ever."""
+    return f"{subject_id}.{attempt}.{kind}"
 
 
 # Webhook events

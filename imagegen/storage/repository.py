@@ -9,6 +9,12 @@ A job's state only moves by conditional writes: each method says which state it 
 job from, and returns False (writing nothing) when the job is not in it. A running attempt
 holds a run id; the writes of an attempt name it, so an attempt that was given up on (its
 worker seemed dead, or shut down) can never record over the attempt that replaced it.
+
+A metered tenant's job (reserved_credits set) holds its price from the tenant's credits
+while it is pending or processing: the write that records it (or retries it) reserves the
+price, and the write that moves it out of those states settles it (complete_job charges
+the images made and refunds the rest; fail_job and cancel_job refund all). The hold rides on
+the job's own conditional moves, so it is reserved and settled exactly once per attempt.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Protocol
 from imagegen.records import (
     ApiKey,
     Batch,
+    CreditAccount,
     IdempotencyKey,
     Image,
     ImageChanges,
@@ -25,6 +32,7 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    LedgerEntry,
     TenantLimits,
     Webhook,
     WebhookAttempt,
@@ -37,6 +45,15 @@ class IdempotencyKeyTaken(Exception):
     def __init__(self, existing: IdempotencyKey) -> None:
         super().__init__(existing.key)
         self.existing = existing
+
+
+class InsufficientCredits(Exception):
+    """The tenant's balance cannot hold the price; nothing was written."""
+
+    def __init__(self, account: CreditAccount | None, price: int) -> None:
+        super().__init__(f"price {price}")
+        self.account = account
+        self.price = price
 
 
 class Repository(Protocol):
@@ -54,12 +71,35 @@ class Repository(Protocol):
         """Store the tenant's record, replacing the whole of any earlier one."""
         ...
 
+    # --- tenants' credits ---------------------------------------------------------------
+
+    def credit_account(self, tenant_id: str) -> CreditAccount | None:
+        """The tenant's account; None: its credits are not metered."""
+        ...
+
+    def open_credit_account(self, tenant_id: str, balance: int, at: str) -> CreditAccount:
+        """The tenant's account, opened with `balance` (and its grant in the ledger) when it
+        has none; an existing account is left as it is."""
+        ...
+
+    def grant_credits(self, tenant_id: str, amount: int, at: str, note: str) -> CreditAccount:
+        """Add amount (negative: take away, never below 0: ValueError) to the balance, with
+        its grant entry, opening the account when there is none; the account afterwards."""
+        ...
+
+    def ledger_entries(
+        self, tenant_id: str, limit: int, job_id: str | None = None
+    ) -> list[LedgerEntry]:
+        """The tenant's ledger (or one job's entries), newest first."""
+        ...
+
     # --- jobs ---------------------------------------------------------------------------
 
     def add_job(self, job: Job, idempotency: IdempotencyKey | None = None) -> None:
-        """Record a new job, and bind the idempotency key to it in the same write.
+        """Record a new job, and bind the idempotency key to it in the same write; a job
+        with reserved_credits reserves them from its tenant's account in that write too.
 
-        Raises IdempotencyKeyTaken (writing nothing) when the key is bound already.
+        Raises IdempotencyKeyTaken or InsufficientCredits, writing nothing.
         """
         ...
 
@@ -125,7 +165,8 @@ class Repository(Protocol):
         ...
 
     def retry_job(self, tenant_id: str, job_id: str, queued_at: str) -> bool:
-        """failed -> pending with retry_count + 1 and the error cleared."""
+        """failed -> pending with retry_count + 1 and the error cleared; a metered job
+        reserves its price again (InsufficientCredits, writing nothing, when it cannot)."""
         ...
 
     def requeue_job(self, job_id: str, run_id: str, queued_at: str, message: str) -> bool:
@@ -153,7 +194,8 @@ class Repository(Protocol):
     def add_batch(
         self, batch: Batch, jobs: list[Job], idempotency: IdempotencyKey | None = None
     ) -> None:
-        """The batch and all its jobs in one write (IdempotencyKeyTaken as add_job)."""
+        """The batch and all its jobs in one write, reserving the sum of their
+        reserved_credits in one ledger entry (raises as add_job)."""
         ...
 
     def get_batch(self, tenant_id: str, batch_id: str) -> Batch | None: ...

@@ -20,6 +20,7 @@ from imagegen.records import (
     utc_now,
 )
 from imagegen.storage.sqlite import SCHEMA_VERSION, SqliteRepository
+from tests.contract.test_jobs import new_job
 
 # The images table as the text-to-image release created it (user_version 0).
 VERSION_1_IMAGES = """
@@ -141,13 +142,13 @@ def test_a_version_3_database_gains_the_library_and_keeps_its_images(tmp_path):
     SqliteRepository(path)
     assert repository.image_summary("t1") == ImageSummary(1, 1, 0, 1000, 1)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert db.execute("SELECT count(*) FROM images").fetchone()[0] == 3  # with a tombstone
         columns = {row[1] for row in db.execute("PRAGMA table_info(images)")}
         assert {"categories_json", "expires_at", "search_text", "view_count"} <= columns
 
 
-def test_a_fresh_database_starts_at_version_5_with_empty_counters(tmp_path):
+def test_a_fresh_database_starts_at_the_latest_version_with_empty_counters(tmp_path):
     repository = SqliteRepository(tmp_path / "imagegen.sqlite3")
     assert repository.image_summary("t1") == ImageSummary()
     page = repository.list_images("t1", ImageQuery(), 10)
@@ -174,6 +175,28 @@ def test_a_version_4_database_gains_tenant_limits_and_keeps_its_records(tmp_path
     assert SqliteRepository(path).get_tenant_limits("t1") == limits
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_5_database_gains_credits_and_its_jobs_stay_unmetered(tmp_path):
+    path = tmp_path / "imagegen.sqlite3"
+    repository = SqliteRepository(path)
+    job = new_job()
+    repository.add_job(job)
+    # Version 5 is this schema without the credit tables and jobs' reserved_credits.
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "DROP TABLE credit_accounts; DROP TABLE credit_ledger; "
+            "ALTER TABLE jobs DROP COLUMN reserved_credits; PRAGMA user_version = 5;"
+        )
+
+    repository = SqliteRepository(path)
+
+    loaded = repository.load_job(job.job_id)
+    assert loaded is not None and loaded.reserved_credits is None
+    assert repository.credit_account("t1") is None
+    assert repository.grant_credits("t1", 500, utc_now(), "first grant").balance == 500
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 def _ids(page: ImagePage) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -30,6 +30,7 @@ from imagegen.records import (
     WEBHOOK_PENDING,
     ApiKey,
     Batch,
+    CreditAccount,
     IdempotencyKey,
     Image,
     ImageChanges,
@@ -37,9 +38,12 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    LedgerEntry,
     TenantLimits,
     Webhook,
     WebhookAttempt,
+    credit_units,
+    grant_entry,
     image_sort_key,
     search_text,
 )
@@ -67,6 +71,18 @@ from imagegen.storage.dynamodb.counters import (
     counters_key,
     summary,
 )
+from imagegen.storage.dynamodb.credits import (
+    RESERVATION_CHECK,
+    account_change,
+    account_from_item,
+    account_key,
+    entry_from_item,
+    entry_put,
+    ledger_partition,
+    new_account_put,
+    reservation_writes,
+    settlement_writes,
+)
 from imagegen.storage.dynamodb.expressions import HELD, Filter, Update, held, idempotency_put, put
 from imagegen.storage.dynamodb.keys import (
     AFTER_INSTANT,
@@ -83,10 +99,19 @@ from imagegen.storage.dynamodb.keys import (
 )
 from imagegen.storage.dynamodb.paging import Bound, library_page, library_total, query_partition
 from imagegen.storage.dynamodb.table import Table, TransactionCancelled
-from imagegen.storage.repository import IdempotencyKeyTaken
+from imagegen.storage.repository import IdempotencyKeyTaken, InsufficientCredits
 
 # Optimistic writes (a view, a PATCH, a delete) retry when a racing write changed the item.
 _MAX_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class _JobHold:
+    job_id: str
+    tenant_id: str
+    reserved: int | None  # CREDIT_UNITS held while pending/processing; None: not metered
+    attempt: int  # the job's retry_count
+    batch_id: str | None
 
 
 class DynamoRepository:
@@ -115,10 +140,99 @@ class DynamoRepository:
         # A Put replaces the whole item, so a limit set back to None loses its attribute.
         self._table.put(put(self._table.name, tenant_limits_item(limits)))
 
+    # --- tenants' credits ---------------------------------------------------------------
+
+    def credit_account(self, tenant_id: str) -> CreditAccount | None:
+        item = self._table.get(*account_key(tenant_id))
+        return account_from_item(item) if item else None
+
+    def open_credit_account(self, tenant_id: str, balance: int, at: str) -> CreditAccount:
+        self._open_account(tenant_id, balance, at, "opening balance")
+        account = self.credit_account(tenant_id)
+        assert account is not None
+        return account
+
+    def _open_account(self, tenant_id: str, balance: int, at: str, note: str) -> bool:
+        """Open the tenant's account with balance, and its grant entry; False (nothing
+        written) when it has one."""
+        opening = new_account_put(self._table.name, tenant_id, at, balance)
+        entry = entry_put(self._table.name, grant_entry(tenant_id, balance, at, note))
+        try:
+            self._table.transact([opening, entry])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return False
+            raise
+        return True
+
+    def grant_credits(self, tenant_id: str, amount: int, at: str, note: str) -> CreditAccount:
+        if amount < 0 and self.credit_account(tenant_id) is None:
+            raise ValueError("the balance is 0: it cannot go below 0")
+        if not self._open_account(tenant_id, amount, at, note):
+            change = account_change(
+                tenant_id, amount, 0, at, at_least=-amount if amount < 0 else None
+            )
+            entry = entry_put(self._table.name, grant_entry(tenant_id, amount, at, note))
+            try:
+                self._table.transact([change.transact(self._table.name), entry])
+            except TransactionCancelled as cancelled:
+                if cancelled.failed(0):
+                    raise ValueError("the balance cannot go below 0") from None
+                raise
+        account = self.credit_account(tenant_id)
+        assert account is not None
+        return account
+
+    def ledger_entries(
+        self, tenant_id: str, limit: int, job_id: str | None = None
+    ) -> list[LedgerEntry]:
+        filter_ = Filter()
+        if job_id is not None:
+            filter_.equals("job_id", job_id)
+        items = query_partition(
+            self._table,
+            None,
+            ledger_partition(tenant_id),
+            "sk",
+            forward=False,
+            filter_=filter_,
+            page=limit,
+        )
+        return [entry_from_item(item) for item in itertools.islice(items, max(limit, 0))]
+
     # --- jobs ---------------------------------------------------------------------------
 
     def add_job(self, job: Job, idempotency: IdempotencyKey | None = None) -> None:
-        self._create([put(self._table.name, job_item(job), new=True)], idempotency)
+        writes = [put(self._table.name, job_item(job), new=True)]
+        if job.reserved_credits is None:
+            self._create(writes, idempotency)
+            return
+        writes += reservation_writes(
+            self._table.name,
+            job.tenant_id,
+            job.reserved_credits,
+            job.created_at,
+            job_id=job.job_id,
+        )
+        self._create_paid(writes, 1, job.tenant_id, job.reserved_credits, idempotency)
+
+    def _create_paid(
+        self,
+        writes: list[dict[str, Any]],
+        reservation_at: int,
+        tenant_id: str,
+        price: int,
+        idempotency: IdempotencyKey | None,
+    ) -> None:
+        """_create, for writes whose reservation_writes start at reservation_at: a short
+        balance is InsufficientCredits."""
+        try:
+            self._create(writes, idempotency)
+        except TransactionCancelled as cancelled:
+            offset = 0 if idempotency is None else 1
+            if cancelled.failed(offset + reservation_at + RESERVATION_CHECK):
+                raise InsufficientCredits(self.credit_account(tenant_id), price) from None
+            raise
 
     def get_job(self, tenant_id: str, job_id: str) -> Job | None:
         job = self.load_job(job_id)
@@ -201,20 +315,33 @@ class DynamoRepository:
         return self._table.update(update)
 
     def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
-        update = Update(
-            primary_key(f"job#{job_id}", "job"),
-            {
-                "status_message": "cancelled",
-                "completed_at": cancelled_at,
-                "lease_expires_at": None,
-                **job_state(tenant_id, job_id, CANCELLED),
-            },
-            condition="tenant_id = :tenant AND #status IN (:pending, :processing)",
-            values={":tenant": tenant_id, ":pending": PENDING, ":processing": PROCESSING},
-        )
-        return self._table.update(update)
+        for _ in range(_MAX_RETRIES):
+            hold = self._job_hold(job_id)
+            if hold is None:
+                return False
+            update = Update(
+                primary_key(f"job#{job_id}", "job"),
+                {
+                    "status_message": "cancelled",
+                    "completed_at": cancelled_at,
+                    "lease_expires_at": None,
+                    **job_state(tenant_id, job_id, CANCELLED),
+                },
+                condition="tenant_id = :tenant AND #status IN (:pending, :processing)",
+                values={":tenant": tenant_id, ":pending": PENDING, ":processing": PROCESSING},
+            )
+            if hold.reserved is None:
+                return self._table.update(update)
+            if self._settling(update, hold, 0, cancelled_at, []):
+                return True
+            if not self._retried_meanwhile(job_id, hold):
+                return False
+        raise RuntimeError(f"job {job_id} kept changing while it was being cancelled")
 
     def retry_job(self, tenant_id: str, job_id: str, queued_at: str) -> bool:
+        hold = self._job_hold(job_id)
+        if hold is None:
+            return False
         update = Update(
             primary_key(f"job#{job_id}", "job"),
             {
@@ -229,10 +356,26 @@ class DynamoRepository:
                 **job_state(tenant_id, job_id, PENDING, queued_at=queued_at),
             },
             add={"retry_count": 1},
-            condition="tenant_id = :tenant AND #status = :failed",
-            values={":tenant": tenant_id, ":failed": FAILED},
+            condition="tenant_id = :tenant AND #status = :failed AND retry_count = :attempt",
+            values={":tenant": tenant_id, ":failed": FAILED, ":attempt": hold.attempt},
         )
-        return self._table.update(update)
+        if hold.reserved is None:
+            return self._table.update(update)
+        writes = [update.transact(self._table.name)]
+        writes += reservation_writes(
+            self._table.name,
+            tenant_id,
+            hold.reserved,
+            queued_at,
+            job_id=job_id,
+            attempt=hold.attempt + 1,
+        )
+        try:
+            return self._table.transact_if_first_holds(writes)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(1 + RESERVATION_CHECK):
+                raise InsufficientCredits(self.credit_account(tenant_id), hold.reserved) from None
+            raise
 
     def requeue_job(self, job_id: str, run_id: str, queued_at: str, message: str) -> bool:
         tenant_id = self._job_tenant(job_id)
@@ -289,9 +432,10 @@ class DynamoRepository:
         completed_at: str,
         webhook: Webhook | None = None,
     ) -> bool:
-        tenant_id = self._job_tenant(job_id)
-        if tenant_id is None:
+        hold = self._job_hold(job_id)
+        if hold is None:
             return False
+        tenant_id = hold.tenant_id
         job = Update(
             primary_key(f"job#{job_id}", "job"),
             {
@@ -312,7 +456,8 @@ class DynamoRepository:
         if webhook is not None:
             writes.append(put(self._table.name, webhook_item(webhook), new=True))
         # Nothing is recorded when the job was cancelled or taken back meanwhile.
-        return self._table.transact_if_first_holds(writes)
+        charged = credit_units(cost.get("credits_used", 0))
+        return self._settling(job, hold, charged, completed_at, writes[1:])
 
     def fail_job(
         self,
@@ -322,9 +467,10 @@ class DynamoRepository:
         run_id: str | None = None,
         webhook: Webhook | None = None,
     ) -> bool:
-        tenant_id = self._job_tenant(job_id)
-        if tenant_id is None:
+        hold = self._job_hold(job_id)
+        if hold is None:
             return False
+        tenant_id = hold.tenant_id
         if run_id is None:
             condition, values = "#status = :pending", {":pending": PENDING}
         else:
@@ -341,13 +487,65 @@ class DynamoRepository:
             condition=condition,
             values=values,
         )
-        if webhook is None:
+        if webhook is None and hold.reserved is None:
             return self._table.update(update)
-        return self._table.transact_if_first_holds(
-            [
-                update.transact(self._table.name),
-                put(self._table.name, webhook_item(webhook), new=True),
-            ]
+        others = [] if webhook is None else [put(self._table.name, webhook_item(webhook), new=True)]
+        return self._settling(update, hold, 0, completed_at, others)
+
+    def _settling(
+        self,
+        move: Update,
+        hold: _JobHold,
+        charged: int,
+        at: str,
+        others: list[dict[str, Any]],
+    ) -> bool:
+        """The job's move out of pending/processing with the other writes and, for a
+        metered job, its hold's settlement, in one transaction; False (nothing written)
+        when the move's condition fails. The move also requires the attempt the hold was
+        read for, so a retry in between cannot be settled as the attempt before it."""
+        if hold.reserved is not None:
+            move = replace(
+                move,
+                condition=f"({move.condition}) AND retry_count = :attempt",
+                values={**move.values, ":attempt": hold.attempt},
+            )
+        writes = [move.transact(self._table.name), *others]
+        if hold.reserved is not None:
+            writes += settlement_writes(
+                self._table.name,
+                hold.tenant_id,
+                hold.job_id,
+                hold.attempt,
+                hold.batch_id,
+                hold.reserved,
+                charged,
+                at,
+            )
+        return self._table.transact_if_first_holds(writes)
+
+    def _retried_meanwhile(self, job_id: str, before: _JobHold) -> bool:
+        after = self._job_hold(job_id)
+        return after is not None and after.attempt != before.attempt
+
+    def _job_hold(self, job_id: str) -> _JobHold | None:
+        """What a job's state change needs to know of it beyond its state: its tenant (which
+        never changes: a state change rewrites index keys that name it, and an update
+        expression cannot build them from the item's own attributes) and its credit hold."""
+        item = self._table.get(
+            f"job#{job_id}",
+            "job",
+            projection=("tenant_id", "reserved_credits", "retry_count", "batch_id"),
+        )
+        if not item:
+            return None
+        reserved = item.get("reserved_credits")
+        return _JobHold(
+            job_id=job_id,
+            tenant_id=item["tenant_id"],
+            reserved=None if reserved is None else int(reserved),
+            attempt=int(item.get("retry_count", 0)),
+            batch_id=item.get("batch_id"),
         )
 
     def _job_tenant(self, job_id: str) -> str | None:
@@ -363,7 +561,15 @@ class DynamoRepository:
     ) -> None:
         writes = [put(self._table.name, batch_item(batch), new=True)]
         writes += [put(self._table.name, job_item(job), new=True) for job in jobs]
-        self._create(writes, idempotency)
+        held = sum(job.reserved_credits or 0 for job in jobs)
+        if not any(job.reserved_credits is not None for job in jobs):
+            self._create(writes, idempotency)
+            return
+        reservation_at = len(writes)
+        writes += reservation_writes(
+            self._table.name, batch.tenant_id, held, batch.created_at, batch_id=batch.batch_id
+        )
+        self._create_paid(writes, reservation_at, batch.tenant_id, held, idempotency)
 
     def get_batch(self, tenant_id: str, batch_id: str) -> Batch | None:
         item = self._table.get(f"batch#{batch_id}", "batch")

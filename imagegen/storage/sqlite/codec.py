@@ -22,7 +22,7 @@ _JOB_FIELDS = (
     "job_id", "tenant_id", "user_id", "request_id", "kind", "request", "plan", "status",
     "status_message", "progress", "error", "image_ids", "cost", "created_at", "started_at",
     "completed_at", "priority", "retry_count", "webhook_url", "webhook_delivered", "batch_id",
-    "queued_at", "run_id", "lease_expires_at", "recoveries",
+    "queued_at", "run_id", "lease_expires_at", "recoveries", "reserved_credits",
 )  # fmt: skip
 # Fields kept as JSON text, in columns named <field>_json.
 _JSON_FIELDS = frozenset({"request", "plan", "error", "image_ids", "cost"})

@@ -13,6 +13,7 @@ from imagegen.records import search_text
 from imagegen.storage.sqlite.codec import IMAGE_COLUMNS, image_from_row
 from imagegen.storage.sqlite.counters import recount
 from imagegen.storage.sqlite.schema import (
+    CREDITS_TABLES,
     IMAGE_COLUMNS_ADDED,
     IMAGE_COUNTERS_TABLE,
     IMAGE_INDEXES,
@@ -26,8 +27,8 @@ from imagegen.storage.sqlite.schema import (
 
 # PRAGMA user_version: 1 = images without image_type and with NOT NULL prompt columns
 # (before uploads); 2 = jobs without batches, leases and recoveries; 3 = images without the
-# library's fields, counters and expiry; 4 = no tenant limits; 5 = this schema.
-SCHEMA_VERSION = 5
+# library's fields, counters and expiry; 4 = no tenant limits; 5 = no credits; 6 = this schema.
+SCHEMA_VERSION = 6
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -41,6 +42,8 @@ def migrate(db: sqlite3.Connection) -> None:
     db.executescript(IMAGE_INDEXES)
     # Version 5: operators' limits per tenant, a new table (older databases have no rows).
     db.executescript(TENANT_LIMITS_TABLE)
+    # Version 6: credits, new tables (and jobs' reserved_credits, NULL: not metered).
+    db.executescript(CREDITS_TABLES)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

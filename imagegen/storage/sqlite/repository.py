@@ -27,6 +27,7 @@ from imagegen.records import (
     WEBHOOK_PENDING,
     ApiKey,
     Batch,
+    CreditAccount,
     IdempotencyKey,
     Image,
     ImageChanges,
@@ -34,13 +35,17 @@ from imagegen.records import (
     ImageQuery,
     ImageSummary,
     Job,
+    LedgerEntry,
     TenantLimits,
     Webhook,
     WebhookAttempt,
+    credit_units,
+    grant_entry,
     image_sort_key,
     search_text,
 )
 from imagegen.storage.repository import IdempotencyKeyTaken
+from imagegen.storage.sqlite import credits
 from imagegen.storage.sqlite.codec import (
     BATCH_COLUMNS,
     IMAGE_COLUMNS,
@@ -152,12 +157,54 @@ class SqliteRepository:
         with self._connect() as db:
             db.execute(_TENANT_LIMITS_PUT, tenant_limits_row(limits))
 
+    # --- tenants' credits ---------------------------------------------------------------
+
+    def credit_account(self, tenant_id: str) -> CreditAccount | None:
+        with self._connect() as db:
+            return credits.account(db, tenant_id)
+
+    def open_credit_account(self, tenant_id: str, balance: int, at: str) -> CreditAccount:
+        with self._transaction() as db:
+            existing = credits.account(db, tenant_id)
+            if existing is not None:
+                return existing
+            credits.open_account(db, tenant_id, at)
+            return self._grant(db, tenant_id, balance, at, "opening balance")
+
+    def grant_credits(self, tenant_id: str, amount: int, at: str, note: str) -> CreditAccount:
+        with self._transaction() as db:
+            credits.open_account(db, tenant_id, at)
+            return self._grant(db, tenant_id, amount, at, note)
+
+    def _grant(
+        self, db: sqlite3.Connection, tenant_id: str, amount: int, at: str, note: str
+    ) -> CreditAccount:
+        held = credits.account(db, tenant_id)
+        assert held is not None
+        if held.balance + amount < 0:
+            raise ValueError(f"the balance is {held.balance}: it cannot go below 0")
+        credits.move(db, tenant_id, amount, 0, at)
+        credits.append(db, grant_entry(tenant_id, amount, at, note))
+        account = credits.account(db, tenant_id)
+        assert account is not None
+        return account
+
+    def ledger_entries(
+        self, tenant_id: str, limit: int, job_id: str | None = None
+    ) -> list[LedgerEntry]:
+        with self._connect() as db:
+            return credits.entries(db, tenant_id, limit, job_id)
+
     # --- jobs ---------------------------------------------------------------------------
 
     def add_job(self, job: Job, idempotency: IdempotencyKey | None = None) -> None:
         with self._transaction() as db:
             if idempotency is not None:
                 _bind_idempotency_key(db, idempotency)
+            if job.reserved_credits is not None:
+                credits.reserve(
+                    db, job.tenant_id, job.reserved_credits, job.created_at, job_id=job.job_id
+                )
             _insert_job(db, job)
 
     def get_job(self, tenant_id: str, job_id: str) -> Job | None:
@@ -220,19 +267,40 @@ class SqliteRepository:
         )
 
     def cancel_job(self, tenant_id: str, job_id: str, cancelled_at: str) -> bool:
-        return self._update(
-            "UPDATE jobs SET status = ?, status_message = ?, completed_at = ?, "
-            "lease_expires_at = NULL WHERE job_id = ? AND tenant_id = ? AND status IN (?, ?)",
-            (CANCELLED, "cancelled", cancelled_at, job_id, tenant_id, PENDING, PROCESSING),
-        )
+        with self._transaction() as db:
+            job = _job_in(db, job_id)
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, status_message = ?, completed_at = ?, "
+                "lease_expires_at = NULL WHERE job_id = ? AND tenant_id = ? AND status IN (?, ?)",
+                (CANCELLED, "cancelled", cancelled_at, job_id, tenant_id, PENDING, PROCESSING),
+            )
+            if cursor.rowcount != 1 or job is None:
+                return False
+            credits.settle(db, job, 0, cancelled_at)
+        return True
 
     def retry_job(self, tenant_id: str, job_id: str, queued_at: str) -> bool:
-        return self._update(
-            "UPDATE jobs SET status = ?, status_message = ?, retry_count = retry_count + 1, "
-            "progress = 0, error_json = NULL, started_at = NULL, completed_at = NULL, "
-            "run_id = NULL, recoveries = 0, queued_at = ? WHERE job_id = ? AND tenant_id = ? AND status = ?",
-            (PENDING, "queued for retry", queued_at, job_id, tenant_id, FAILED),
-        )
+        with self._transaction() as db:
+            job = _job_in(db, job_id)
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, status_message = ?, retry_count = retry_count + 1, "
+                "progress = 0, error_json = NULL, started_at = NULL, completed_at = NULL, "
+                "run_id = NULL, recoveries = 0, queued_at = ? "
+                "WHERE job_id = ? AND tenant_id = ? AND status = ?",
+                (PENDING, "queued for retry", queued_at, job_id, tenant_id, FAILED),
+            )
+            if cursor.rowcount != 1 or job is None:
+                return False
+            if job.reserved_credits is not None:
+                credits.reserve(
+                    db,
+                    tenant_id,
+                    job.reserved_credits,
+                    queued_at,
+                    job_id=job_id,
+                    attempt=job.retry_count + 1,
+                )
+        return True
 
     def requeue_job(self, job_id: str, run_id: str, queued_at: str, message: str) -> bool:
         return self._update(
@@ -272,6 +340,7 @@ class SqliteRepository:
         webhook: Webhook | None = None,
     ) -> bool:
         with self._transaction() as db:
+            job = _job_in(db, job_id)
             cursor = db.execute(
                 "UPDATE jobs SET status = ?, progress = 100, status_message = ?, "
                 "image_ids_json = ?, cost_json = ?, completed_at = ?, lease_expires_at = NULL "
@@ -287,8 +356,9 @@ class SqliteRepository:
                     run_id,
                 ),
             )
-            if cursor.rowcount != 1:  # cancelled or taken back meanwhile: record nothing
+            if cursor.rowcount != 1 or job is None:  # cancelled or taken back meanwhile
                 return False
+            credits.settle(db, job, credit_units(cost.get("credits_used", 0)), completed_at)
             for image in images:
                 _insert_image(db, image)
             if webhook is not None:
@@ -304,6 +374,7 @@ class SqliteRepository:
         webhook: Webhook | None = None,
     ) -> bool:
         with self._transaction() as db:
+            job = _job_in(db, job_id)
             values = (FAILED, error["message"], json.dumps(error), completed_at, job_id)
             set_failed = (
                 "UPDATE jobs SET status = ?, status_message = ?, error_json = ?, "
@@ -315,8 +386,9 @@ class SqliteRepository:
                 cursor = db.execute(
                     set_failed + "AND status = ? AND run_id = ?", (*values, PROCESSING, run_id)
                 )
-            if cursor.rowcount != 1:
+            if cursor.rowcount != 1 or job is None:
                 return False
+            credits.settle(db, job, 0, completed_at)
             if webhook is not None:
                 _insert_webhook(db, webhook)
         return True
@@ -329,6 +401,11 @@ class SqliteRepository:
         with self._transaction() as db:
             if idempotency is not None:
                 _bind_idempotency_key(db, idempotency)
+            held = [job.reserved_credits for job in jobs if job.reserved_credits is not None]
+            if held:
+                credits.reserve(
+                    db, batch.tenant_id, sum(held), batch.created_at, batch_id=batch.batch_id
+                )
             db.execute(
                 f"INSERT INTO batches ({BATCH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
                 batch_row(batch),
@@ -659,6 +736,12 @@ def _bind_idempotency_key(db: sqlite3.Connection, binding: IdempotencyKey) -> No
             binding.created_at, binding.expires_at,
         ),
     )  # fmt: skip
+
+
+def _job_in(db: sqlite3.Connection, job_id: str) -> Job | None:
+    """The job as the transaction sees it, before the transaction's own change."""
+    row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    return job_from_row(row) if row else None
 
 
 def _insert_job(db: sqlite3.Connection, job: Job) -> None:

@@ -126,6 +126,7 @@ JOB_COLUMNS_ADDED = {
     "run_id": "TEXT",
     "lease_expires_at": "TEXT",
     "recoveries": "INTEGER NOT NULL DEFAULT 0",
+    "reserved_credits": "INTEGER",
 }
 JOB_INDEXES = """
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, queued_at);
@@ -188,6 +189,28 @@ CREATE TABLE IF NOT EXISTS tenant_limits (
     max_concurrent_jobs INTEGER,
     updated_at TEXT
 );
+"""
+# Tenants' credits (version 6): an account per metered tenant, and the append-only ledger
+# of every change to it (records.CreditAccount, records.LedgerEntry).
+CREDITS_TABLES = """
+CREATE TABLE IF NOT EXISTS credit_accounts (
+    tenant_id TEXT PRIMARY KEY,
+    balance INTEGER NOT NULL,
+    reserved INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credit_ledger (
+    entry_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    job_id TEXT,
+    attempt INTEGER,
+    batch_id TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS credit_ledger_by_tenant ON credit_ledger (tenant_id, created_at);
 """
 # The images table's columns up to version 3, which the version 1 rebuild copies.
 V3_IMAGE_COLUMNS = (
