@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from app import errors
     from app.api import (
+        balance,
         batches,
         docs,
         edits,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         jobs,
         batches,
         usage,
+        balance,
         webhooks,
     )
     for module in modules:

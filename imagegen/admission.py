@@ -1,4 +1,5 @@
-"""Whether a tenant may make a request, or submit more images, now: its rate limits.
+"""Whether a tenant may make a request, or submit more images, now: its rate limits and
+its storage quota.
 
 Every authenticated request counts against the tenant's requests a minute; every
 submission (a generation, an edit, a batch, a retry) against its images a minute, by the
@@ -50,6 +51,25 @@ def admit_images(svc: Services, caller: Caller, count: int) -> None:
             {"policy": IMAGES, "limit": limit, "images": count},
         )
     refuse_over_limit(svc.rate_limiter.check(caller.tenant_id, IMAGES, limit, count))
+
+
+def admit_storage(svc: Services, caller: Caller, adding_bytes: int = 0) -> None:
+    """413 IMG103 when the tenant's library (deleted images excluded) has no room: its
+    stored bytes have reached the quota, or the upload of adding_bytes would pass it. A
+    generation's size is not known before it runs, so a job accepted under the quota keeps
+    all its images even when they take the library past it; the next is refused."""
+    limit = svc.limits.get(caller.tenant_id).storage_bytes
+    if limit is None:
+        return
+    used = svc.repository.image_summary(caller.tenant_id).total_size_bytes
+    full = used + adding_bytes > limit if adding_bytes else used >= limit
+    if not full:
+        return
+    raise ServiceError(
+        errors.STORAGE_LIMIT_EXCEEDED,
+        f"the image library is full: {used} of {limit} bytes are used; delete images to make room",
+        {"used_bytes": used, "limit_bytes": limit, "adding_bytes": adding_bytes},
+    )
 
 
 def _refused(state: RateLimitState, what: str) -> ServiceError:

@@ -1,5 +1,6 @@
 """Operator commands: `python -m imagegen.cli <command>`, one of create-key, bootstrap-key,
-failed-jobs, retry-job, recount-images, set-limits and show-limits."""
+failed-jobs, retry-job, recount-images, set-limits, show-limits, grant-credits and
+show-ledger."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import os
 import sys
 from typing import Any
 
-from imagegen import keys
+from imagegen import credits, keys
 from imagegen.config import Settings
-from imagegen.records import FAILED, TenantLimits, utc_now
+from imagegen.records import FAILED, TenantLimits, in_credits, utc_now
 from imagegen.serializers import library_summary
 from imagegen.services import build_repository, build_services
+from imagegen.storage.repository import InsufficientCredits
 from imagegen.tenant_limits import LIMIT_NAMES, effective_limits
 
 
@@ -58,10 +60,31 @@ def main(argv: list[str] | None = None) -> int:
             default=argparse.SUPPRESS,
             metavar="N|default",
         )
+    set_limits.add_argument(
+        "--credits",
+        type=_credits_value,
+        metavar="N",
+        help="set the tenant's credit balance to N (a grant of the difference, in the ledger)",
+    )
     show_limits = commands.add_parser(
-        "show-limits", help="print a tenant's stored limits and the limits that apply to it"
+        "show-limits",
+        help="print a tenant's stored limits, the limits that apply to it and its credits",
     )
     show_limits.add_argument("--tenant", required=True)
+    grant_credits = commands.add_parser(
+        "grant-credits",
+        help="add N credits to a tenant's balance (negative: a correction), opening its "
+        "account (so metering it) when it has none, and print its credits",
+    )
+    grant_credits.add_argument("--tenant", required=True)
+    grant_credits.add_argument("credits", type=float, metavar="N")
+    grant_credits.add_argument("--note", default="granted by operator")
+    show_ledger = commands.add_parser(
+        "show-ledger", help="a tenant's credit ledger, newest first, one JSON line per entry"
+    )
+    show_ledger.add_argument("--tenant", required=True)
+    show_ledger.add_argument("--job", help="only this job's entries")
+    show_ledger.add_argument("--limit", type=int, default=50)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -73,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         return _recount_images(settings, args.tenant)
     if args.command == "set-limits":
         changes = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
-        return _set_limits(settings, args.tenant, changes)
+        return _set_limits(settings, args.tenant, changes, args.credits)
+    if args.command == "grant-credits":
+        return _grant_credits(settings, args.tenant, args.credits, args.note)
+    if args.command == "show-ledger":
+        return _show_ledger(settings, args.tenant, args.job, args.limit)
     if args.command == "show-limits":
         return _show_limits(settings, args.tenant)
     repo = build_repository(settings)
@@ -121,7 +148,14 @@ def _failed_jobs(settings: Settings, tenant_id: str | None, limit: int) -> int:
 def _retry_job(settings: Settings, job_id: str) -> int:
     services = build_services(settings)
     job = services.repository.load_job(job_id)
-    if job is None or not services.repository.retry_job(job.tenant_id, job_id, utc_now()):
+    try:
+        retried = job is not None and services.repository.retry_job(
+            job.tenant_id, job_id, utc_now()
+        )
+    except InsufficientCredits as shortfall:
+        print(f"{job_id}: {credits.refused(shortfall).message}", file=sys.stderr)
+        return 1
+    if job is None or not retried:
         state = job.status if job is not None else "not found"
         print(f"{job_id}: only a failed job can be retried ({state})", file=sys.stderr)
         return 1
@@ -151,28 +185,62 @@ def _limit_value(raw: str) -> int | None:
     return value
 
 
-def _set_limits(settings: Settings, tenant_id: str, changes: dict[str, Any]) -> int:
+def _credits_value(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of credits >= 0")
+    return value
+
+
+def _set_limits(
+    settings: Settings, tenant_id: str, changes: dict[str, Any], balance: float | None
+) -> int:
     """Change the limits given (name -> N or None, from _limit_value) and keep the others:
-    the tenant's whole record is written."""
+    the tenant's whole record is written. With a balance, set the tenant's credits to it."""
     repo = build_repository(settings)
     stored = repo.get_tenant_limits(tenant_id) or TenantLimits(tenant_id=tenant_id)
-    stored = dataclasses.replace(stored, **changes, updated_at=utc_now())
-    repo.put_tenant_limits(stored)
-    return _print_limits(settings, tenant_id, stored)
+    if changes or balance is None:
+        stored = dataclasses.replace(stored, **changes, updated_at=utc_now())
+        repo.put_tenant_limits(stored)
+    if balance is not None:
+        credits.set_balance(repo, tenant_id, balance)
+    return _print_limits(settings, tenant_id)
 
 
 def _show_limits(settings: Settings, tenant_id: str) -> int:
-    stored = build_repository(settings).get_tenant_limits(tenant_id)
-    return _print_limits(settings, tenant_id, stored)
+    return _print_limits(settings, tenant_id)
 
 
-def _print_limits(settings: Settings, tenant_id: str, stored: TenantLimits | None) -> int:
-    """One JSON line: the stored record (null when none was set) and the effective limits
-    (null: unlimited)."""
+def _grant_credits(settings: Settings, tenant_id: str, amount: float, note: str) -> int:
+    try:
+        credits.grant(build_repository(settings), tenant_id, amount, note)
+    except ValueError as refusal:
+        print(f"{tenant_id}: {refusal}", file=sys.stderr)
+        return 1
+    return _print_limits(settings, tenant_id)
+
+
+def _show_ledger(settings: Settings, tenant_id: str, job_id: str | None, limit: int) -> int:
+    for entry in build_repository(settings).ledger_entries(tenant_id, limit, job_id):
+        line = dataclasses.asdict(entry)
+        line["amount"] = in_credits(entry.amount)
+        print(json.dumps(line))
+    return 0
+
+
+def _print_limits(settings: Settings, tenant_id: str) -> int:
+    """One JSON line: the stored record (null when none was set), the effective limits
+    (null: unlimited) and the tenant's credits (metered false: not charged)."""
+    repo = build_repository(settings)
+    stored = repo.get_tenant_limits(tenant_id)
     line = {
         "tenant_id": tenant_id,
         "stored": dataclasses.asdict(stored) if stored is not None else None,
         "effective": dataclasses.asdict(effective_limits(settings, stored)),
+        "credits": dataclasses.asdict(credits.Balance.of(repo.credit_account(tenant_id))),
     }
     print(json.dumps(line))
     return 0

@@ -8,7 +8,9 @@ from typing import Any
 INVALID_PROMPT = "IMG001"
 PROMPT_TOO_LONG = "IMG002"
 UNSAFE_PROMPT = "IMG003"
+INSUFFICIENT_CREDITS = "IMG101"
 RATE_LIMIT_EXCEEDED = "IMG102"
+STORAGE_LIMIT_EXCEEDED = "IMG103"
 GENERATION_FAILED = "IMG201"
 TIMEOUT = "IMG202"
 SERVICE_UNAVAILABLE = "IMG203"
@@ -29,7 +31,12 @@ HTTP_STATUS: dict[str, int] = {
     INVALID_PROMPT: 400,
     PROMPT_TOO_LONG: 400,
     UNSAFE_PROMPT: 422,
+    # 402 Payment Required: the caller's balance cannot pay; granting credits fixes it.
+    INSUFFICIENT_CREDITS: 402,
     RATE_LIMIT_EXCEEDED: 429,
+    # 413: a client error (4xx, so no SDK retries it as it would a 507) that says the
+    # stored content would be too large; deleting images, or a larger quota, fixes it.
+    STORAGE_LIMIT_EXCEEDED: 413,
     GENERATION_FAILED: 502,
     TIMEOUT: 504,
     SERVICE_UNAVAILABLE: 503,

@@ -20,11 +20,13 @@ from redis.exceptions import RedisError
 from imagegen import errors
 from imagegen.admission import admit_images
 from imagegen.caller import Caller
+from imagegen.credits import refused
 from imagegen.errors import ServiceError
 from imagegen.events import finish_batch_if_done
 from imagegen.job_files import discard_files, discard_inputs
 from imagegen.records import FAILED, PENDING, PROCESSING, Batch, Job, parse_utc, utc_now
 from imagegen.services import Services
+from imagegen.storage.repository import InsufficientCredits
 from imagegen.submissions import queue_recorded
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,11 @@ def retry_job(svc: Services, caller: Caller, job_id: str) -> Job:
     job = owned_job(svc, caller, job_id)
     if job.status == FAILED:  # its images count again; a refused retry changes nothing
         admit_images(svc, caller, job.plan.n)
-    if not svc.repository.retry_job(caller.tenant_id, job_id, utc_now()):
+    try:
+        retried = svc.repository.retry_job(caller.tenant_id, job_id, utc_now())
+    except InsufficientCredits as shortfall:
+        raise refused(shortfall) from None
+    if not retried:
         raise _conflict(job, "retried", "only a failed job can be retried")
     queue_recorded(svc, [job])
     return owned_job(svc, caller, job_id)

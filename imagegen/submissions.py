@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
 from imagegen import catalog, errors
-from imagegen.admission import admit_images
+from imagegen.admission import admit_images, admit_storage
 from imagegen.caller import Caller
+from imagegen.credits import hold_prices, refused
 from imagegen.edit_inputs import EditDraft
 from imagegen.editing import EditRequest, parse_edit_request
 from imagegen.errors import ServiceError
@@ -41,7 +42,7 @@ from imagegen.records import (
     utc_now,
 )
 from imagegen.services import Services
-from imagegen.storage.repository import IdempotencyKeyTaken
+from imagegen.storage.repository import IdempotencyKeyTaken, InsufficientCredits
 from imagegen.webhooks.destinations import check_webhook_url
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def submit_generation(
     """Record and queue a text-to-image job (IdempotencyKeyTaken: see submit_job)."""
     job = _generation_job(svc, caller, generation)
     admit_images(svc, caller, job.plan.n)
+    admit_storage(svc, caller)
     return submit_job(svc, job, claim)
 
 
@@ -62,6 +64,7 @@ def submit_edit(
     """Check an edit and its images, store its inputs, record and queue its job."""
     draft = EditDraft.check(svc, caller, edit)
     admit_images(svc, caller, draft.edit.n)
+    admit_storage(svc, caller)
     return submit_job(svc, _edit_job(caller, draft), claim)
 
 
@@ -70,12 +73,16 @@ def submit_job(svc: Services, job: Job, claim: IdempotencyClaim | None) -> Job:
 
     Raises IdempotencyKeyTaken when an identical request bound the key meanwhile: nothing
     is recorded and the inputs this job stored are removed; the caller answers about the
-    job the binding names.
+    job the binding names. A metered tenant's job holds its price from the same write, or
+    is refused (402 IMG101) with nothing recorded.
     """
+    hold_prices(svc, job.tenant_id, [job])
     try:
         svc.repository.add_job(job, _bound(svc, claim, job.tenant_id, job.job_id))
-    except IdempotencyKeyTaken:
+    except (IdempotencyKeyTaken, InsufficientCredits) as refusal:
         discard_inputs(svc.blobs, job.plan)
+        if isinstance(refusal, InsufficientCredits):
+            raise refused(refusal) from None
         raise
     queue_recorded(svc, [job])
     log.info(
@@ -123,6 +130,7 @@ def submit_batch(svc: Services, caller: Caller, body: Any, claim: IdempotencyCla
         caller,
         sum(draft.edit.n if isinstance(draft, EditDraft) else draft.plan.n for draft in drafts),
     )
+    admit_storage(svc, caller)
     jobs = [
         _edit_job(caller, draft, batch_id) if isinstance(draft, EditDraft) else draft
         for draft in drafts
@@ -137,11 +145,14 @@ def submit_batch(svc: Services, caller: Caller, body: Any, claim: IdempotencyCla
         created_at=utc_now(),
         webhook_url=request.webhook_url,
     )
+    hold_prices(svc, caller.tenant_id, jobs)
     try:
         svc.repository.add_batch(batch, jobs, _bound(svc, claim, batch.tenant_id, batch_id))
-    except IdempotencyKeyTaken:
+    except (IdempotencyKeyTaken, InsufficientCredits) as refusal:
         for job in jobs:
             discard_inputs(svc.blobs, job.plan)
+        if isinstance(refusal, InsufficientCredits):
+            raise refused(refusal) from None
         raise
     queue_recorded(svc, jobs)
     log.info("batch accepted", extra={"batch_id": batch_id, "jobs": len(jobs)})

@@ -11,6 +11,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict
 
 from imagegen import errors, library
+from imagegen.admission import admit_storage
 from imagegen.caller import Caller
 from imagegen.config import Settings
 from imagegen.errors import ServiceError
@@ -36,6 +37,7 @@ class UploadRequest(BaseModel):
 def upload_image(services: Services, caller: Caller, data: bytes, field: str) -> Image:
     """Check the caller's file and keep it as an upload: an image of the library."""
     checked = open_image(data, field, image_limits(services.settings))
+    admit_storage(services, caller, len(data))
     return store_upload(services, caller.tenant_id, caller.user_id, data, checked)
 
 

@@ -70,3 +70,39 @@ def test_set_limits_refuses_a_value_that_is_not_a_limit(run, value, capsys):
     assert refused.value.code == 2
     assert "integer >= 0" in capsys.readouterr().err
     assert run("show-limits", "--tenant", "acme")["stored"] is None
+
+
+def test_a_tenant_no_operator_granted_credits_is_not_metered(run):
+    shown = run("show-limits", "--tenant", "acme")
+    assert shown["credits"] == {
+        "metered": False,
+        "balance": None,
+        "reserved": None,
+        "updated_at": None,
+    }
+
+
+def test_grant_credits_opens_the_account_and_adds_to_it(run, capsys):
+    assert run("grant-credits", "--tenant", "acme", "12.5")["credits"]["balance"] == 12.5
+    shown = run("grant-credits", "--tenant", "acme", "-2.5", "--note", "correction")
+    assert shown["credits"]["metered"] is True
+    assert (shown["credits"]["balance"], shown["credits"]["reserved"]) == (10.0, 0.0)
+
+    assert main(["grant-credits", "--tenant", "acme", "-20"]) == 1
+    assert "below 0" in capsys.readouterr().err
+    assert run("show-limits", "--tenant", "acme")["credits"]["balance"] == 10.0
+
+
+def test_set_limits_credits_sets_the_balance_and_keeps_the_limits(run, capsys):
+    run("set-limits", "--tenant", "acme", "--images-per-minute", "20")
+    shown = run("set-limits", "--tenant", "acme", "--credits", "100")
+    assert shown["credits"]["balance"] == 100.0
+    assert shown["stored"]["images_per_minute"] == 20
+    assert run("set-limits", "--tenant", "acme", "--credits", "40")["credits"]["balance"] == 40.0
+
+    assert main(["show-ledger", "--tenant", "acme"]) == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["kind"], e["amount"], e["note"]) for e in entries] == [
+        ("grant", -60.0, "balance set by operator"),
+        ("grant", 100.0, "balance set by operator"),
+    ]

@@ -49,6 +49,7 @@ locals {
     IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE   = local.default_tenant_limits.images_per_minute
     IMAGEGEN_DEFAULT_STORAGE_BYTES       = local.default_tenant_limits.storage_bytes
     IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS = local.default_tenant_limits.max_concurrent_jobs
+    IMAGEGEN_DEFAULT_CREDITS             = local.default_tenant_limits.credits
     # No host may skip the check that webhook URLs resolve to public addresses (the allow
     # list exists for a receiver on loopback in development). The ecs module leaves empty
     # values out of the container definitions, as ECS itself does; unset reads as empty.

@@ -211,12 +211,13 @@ variable "bedrock_default_rpm" {
 }
 
 variable "default_tenant_limits" {
-  description = "Each tenant's limits where an operator set none with `cli set-limits` (IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE, IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE, IMAGEGEN_DEFAULT_STORAGE_BYTES, IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS); null or 0: unlimited."
+  description = "Each tenant's limits where an operator set none with `cli set-limits` (IMAGEGEN_DEFAULT_REQUESTS_PER_MINUTE, IMAGEGEN_DEFAULT_IMAGES_PER_MINUTE, IMAGEGEN_DEFAULT_STORAGE_BYTES, IMAGEGEN_DEFAULT_MAX_CONCURRENT_JOBS), and `credits`, the balance a tenant without a credit account opens one with at its first job (IMAGEGEN_DEFAULT_CREDITS); null or 0: unlimited (credits: not metered)."
   type = object({
     requests_per_minute = optional(number)
     images_per_minute   = optional(number)
     storage_bytes       = optional(number)
     max_concurrent_jobs = optional(number)
+    credits             = optional(number)
   })
   default = {}
 
