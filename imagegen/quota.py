@@ -24,7 +24,8 @@ were accepted, and any runner takes the best-ranked parked job together with the
 of that model's budget (one atomic step), so jobs of other models keep running meanwhile
 and a waiting priority-9 job gets the next turn before priority-1 jobs. A call that waits
 in its slot (the later calls of an n>1 job, a throttled call) gives way the same way to a
-parked job ranked above it.
+parked job ranked above it. A parked job taken with its turn whose tenant has no free slot
+(imagegen.tenant_concurrency) gives the turn back, so the next parked job has it.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ IDLE_EXPIRY_MS = 3_600_000
 #     parked job that was not cancelled, with its call's turn; wait -1 when none is parked
 #   A turn due within the lookahead is granted before it is due, reserved: the grant's wait
 #   is when the call may go. Not granted, the wait is when to ask again.
+#   give_back: (none) -> rate; the last turn granted is free again
 #   succeeded: increase per call, increase per call before the first throttle -> rate
 #   throttled: factor, minimum, cooldown ms, floor share -> rate
 _BUDGET = """
@@ -154,6 +156,10 @@ if op == 'acquire' or op == 'take_parked' then
   else
     result = {1, delay, tostring(rate)}
   end
+elseif op == 'give_back' then
+  -- A turn its job could not use (its tenant had no free slot): the next caller has it.
+  tat = math.max(now, tat - 60000 / rate)
+  result = tostring(rate)
 elseif op == 'succeeded' then
   local increase = tonumber(ARGV[6])
   if cut_at == 0 then increase = tonumber(ARGV[7]) end
@@ -333,6 +339,11 @@ class ProviderBudget:
         if int(wait_ms) < 0:
             return None
         return Grant(False, int(wait_ms) / 1000, float(rate))
+
+    def give_back(self, model_id: str) -> None:
+        """A turn granted (to a parked job) that its job will not use: the budget's next
+        caller may have it, so a job that cannot run yet does not cost its model a call."""
+        self._run(model_id, "give_back")
 
     def throttled(self, model_id: str) -> float:
         """The provider throttled a call: spend slower. Returns the new rate."""

@@ -11,10 +11,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from imagegen import catalog, errors, library
@@ -36,6 +36,7 @@ from imagegen.records import (
     FAILED,
     GENERATED,
     PENDING,
+    PROCESSING,
     Image,
     Job,
     parse_utc,
@@ -44,6 +45,7 @@ from imagegen.records import (
 )
 from imagegen.services import Services, build_services
 from imagegen.storage.repository import Repository
+from imagegen.tenant_concurrency import TenantSlots
 from worker.run_table import RunTable
 
 log = logging.getLogger(__name__)
@@ -60,22 +62,36 @@ def _models() -> BedrockImageModels:
     return BedrockImageModels(services().settings, services().budget)
 
 
+@cache
+def tenant_slots() -> TenantSlots:
+    """Every tenant's running jobs and waiting line (imagegen.tenant_concurrency); a slot
+    lasts as long as a job's lease."""
+    return TenantSlots(services().redis, services().settings.job_lease_seconds)
+
+
 def warm_up() -> None:
     """Build the adapters before forking. The parent never opens a connection with them,
     so the forked processes share no live sockets (redis-py also resets pools after fork)."""
     services()
     _models()
+    tenant_slots()
 
 
-def run_generation(job_id: str, turn_at: float | None = None) -> str:
+def run_generation(job_id: str, turn_at: float | None = None, turn_spent: bool = True) -> str:
     """Run the job if it is pending; its outcome (COMPLETED, FAILED, CANCELLED, LOST), or
-    PARKED when its model's budget has no turn for it now, or SKIPPED.
+    PARKED when it waits (for one of its tenant's slots, or its model's budget), or SKIPPED.
+
+    First the job takes one of its tenant's slots (imagegen.tenant_concurrency), or waits
+    in its tenant's line, without a worker slot, while the tenant runs its
+    max_concurrent_jobs already. Its slot is freed however the run ends, and when the job
+    parks for its model's budget.
 
     turn_at: the job was taken from the parked jobs together with its first call's turn
     (quota.ProviderBudget.take_parked), which the call may use from this time.monotonic()
-    on. Otherwise (None) a job takes its first turn here, before it starts, and parks when
-    there is none: a job that waits for its model's quota does not hold a slot that jobs of
-    other models could use.
+    on (turn_spent False: the take spent no turn, as the job's deadline had passed); a job
+    that waits for its tenant instead gives the turn back. Otherwise (None) a job takes its
+    first turn here, before it starts, and parks when there is none: a job that waits for
+    its model's quota does not hold a slot that jobs of other models could use.
     """
     svc = services()
     job = svc.repository.load_job(job_id)
@@ -83,41 +99,97 @@ def run_generation(job_id: str, turn_at: float | None = None) -> str:
         log.error("job not found", extra={"job_id": job_id})
         return SKIPPED
     with log_context(request_id=job.request_id, job_id=job.job_id, tenant_id=job.tenant_id):
+        slots = tenant_slots()
         if job.status != PENDING:
+            if job.status != PROCESSING:
+                # Taken from its tenant's line with a slot, it was cancelled meanwhile (or
+                # ran to its end elsewhere). A processing job's slot is its run's.
+                slots.release(job.tenant_id, job_id)
             log.info("job is not pending; nothing to do", extra={"status": job.status})
             return SKIPPED
-        model_id = job.plan.model_id
-        job_rank = rank(job.priority, parse_utc(job.created_at))
-        if turn_at is None:
-            grant = svc.budget.try_acquire(model_id, job_rank)
-            if not grant.granted:
-                _park(svc, job, model_id, job_rank)
-                return PARKED
-            turn_at = time.monotonic() + grant.wait_seconds
-        lease_seconds = svc.settings.job_lease_seconds
-        run_id = "run_" + uuid.uuid4().hex
-        # Announced before the job is taken, so there is no moment when this process holds
-        # the job and its supervisor does not know which run it is.
-        with _held(job_id, run_id):
-            if not svc.repository.start_job(job_id, run_id, utc_now(), utc_in(lease_seconds)):
-                log.info("job is no longer pending; nothing to do")
-                return SKIPPED
-            log.info(
-                "generation started",
-                extra={"model": model_id, "n": job.plan.n, "run_id": run_id},
+        cap = svc.limits.get(job.tenant_id).max_concurrent_jobs
+        # Waiting for its tenant's own jobs counts neither against the job's deadline nor
+        # for its place among a model's waiting jobs: both count from this.
+        accepted = parse_utc(job.created_at) + timedelta(seconds=slots.waited_seconds(job_id))
+        job_rank = rank(job.priority, accepted)
+        if not slots.admit(job.tenant_id, job_id, cap, job_rank).admitted:
+            if turn_at is not None and turn_spent:
+                svc.budget.give_back(job.plan.model_id)
+            _wait_for_tenant(svc, job, cap)
+            return PARKED
+        release = True
+        try:
+            outcome = _start_and_run(svc, job, job_rank, accepted, turn_at)
+            if outcome == LOST:
+                # Taken back: the slot goes with the job to the run that replaces this one.
+                release = False
+            elif outcome == SKIPPED:
+                # start_job refused it: a run elsewhere may hold the job, and its slot.
+                current = svc.repository.load_job(job_id)
+                release = current is None or current.status != PROCESSING
+            return outcome
+        finally:
+            if release:
+                slots.release(job.tenant_id, job_id)
+
+
+def _start_and_run(
+    svc: Services, job: Job, job_rank: float, accepted: datetime, turn_at: float | None
+) -> str:
+    """The rest of run_generation, once the job holds one of its tenant's slots."""
+    job_id = job.job_id
+    model_id = job.plan.model_id
+    if turn_at is None:
+        grant = svc.budget.try_acquire(model_id, job_rank)
+        if not grant.granted:
+            _park(svc, job, model_id, job_rank)
+            return PARKED
+        turn_at = time.monotonic() + grant.wait_seconds
+    lease_seconds = svc.settings.job_lease_seconds
+    run_id = "run_" + uuid.uuid4().hex
+    slots = tenant_slots()
+    # Announced before the job is taken, so there is no moment when this process holds
+    # the job and its supervisor does not know which run it is.
+    with _held(job_id, run_id):
+        if not svc.repository.start_job(job_id, run_id, utc_now(), utc_in(lease_seconds)):
+            log.info("job is no longer pending; nothing to do")
+            return SKIPPED
+        log.info(
+            "generation started",
+            extra={"model": model_id, "n": job.plan.n, "run_id": run_id},
+        )
+        with Lease(
+            svc.repository,
+            job_id,
+            run_id,
+            lease_seconds,
+            # The tenant's slot runs out when the lease would: a dead run frees it.
+            on_renewed=lambda: slots.renew(job.tenant_id, job_id),
+        ) as lease:
+            window = CallWindow(
+                _deadline(svc, accepted), threading.Event(), rank=job_rank, turn_at=turn_at
             )
-            with Lease(svc.repository, job_id, run_id, lease_seconds) as lease:
-                window = CallWindow(
-                    _deadline(svc, job), threading.Event(), rank=job_rank, turn_at=turn_at
-                )
-                window.granted.release()  # the turn taken above, or with the parked job
-                outcome = _run(svc, job, run_id, lease, window)
-        if outcome in (COMPLETED, FAILED):
-            record_outcome(svc.redis, outcome)
-        if outcome != LOST:
-            svc.queue.signal_finished(job_id)
-            finish_batch_if_done(svc.repository, job)
-        return outcome
+            window.granted.release()  # the turn taken above, or with the parked job
+            outcome = _run(svc, job, run_id, lease, window)
+    if outcome in (COMPLETED, FAILED):
+        record_outcome(svc.redis, outcome)
+    if outcome != LOST:
+        svc.queue.signal_finished(job_id)
+        finish_batch_if_done(svc.repository, job)
+    return outcome
+
+
+def _wait_for_tenant(svc: Services, job: Job, cap: int | None) -> None:
+    """The job waits in its tenant's line, deferred in RQ's record by the same step that put
+    it there (tenant_concurrency.TenantSlots.admit): its status says why."""
+    if cap is None:  # the limit was lifted while jobs waited: they go first
+        message = "waiting: the tenant's earlier jobs go first"
+    elif cap == 1:
+        message = "waiting: the tenant's 1 concurrent job is running"
+    else:
+        message = f"waiting: the tenant's {cap} concurrent jobs are running"
+    svc.repository.mark_queued(job.job_id, utc_now(), message)
+    log.info("job waits for one of its tenant's slots", extra={"max_concurrent_jobs": cap})
 
 
 def _park(svc: Services, job: Job, model_id: str, job_rank: float) -> None:
@@ -212,11 +284,20 @@ class Lease:
     fails means the run lost the job (cancelled, or taken back), which `lost` reports.
     """
 
-    def __init__(self, repository: Repository, job_id: str, run_id: str, seconds: float) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        job_id: str,
+        run_id: str,
+        seconds: float,
+        on_renewed: Callable[[], None] | None = None,
+    ) -> None:
+        """on_renewed: called after each renewal (the job's tenant slot is renewed with it)."""
         self._repository = repository
         self._job_id = job_id
         self._run_id = run_id
         self._seconds = seconds
+        self._on_renewed = on_renewed
         self._stop = threading.Event()
         self.lost = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="lease", daemon=True)
@@ -241,6 +322,8 @@ class Lease:
             if not held:
                 self.lost.set()
                 return
+            if self._on_renewed is not None:
+                self._on_renewed()
 
 
 def _generate(
@@ -298,11 +381,11 @@ def _generate(
     return images
 
 
-def _deadline(services: Services, job: Job) -> float:
+def _deadline(services: Services, accepted: datetime) -> float:
     """When (time.monotonic()) the job's calls stop waiting for quota: its deadline counts
-    from when it was accepted, across runs and recoveries."""
-    created = datetime.fromisoformat(job.created_at)
-    left = services.settings.job_deadline_seconds - (datetime.now(UTC) - created).total_seconds()
+    from when it was accepted, across runs and recoveries, not counting the time it waited
+    for one of its tenant's slots (run_generation)."""
+    left = services.settings.job_deadline_seconds - (datetime.now(UTC) - accepted).total_seconds()
     return time.monotonic() + left
 
 

@@ -11,10 +11,17 @@ finished in RQ's job records as RQ's workers do, so RQ's tools still read them.
 
 A slot is taken before a job is: the runner never holds a job it has no thread for. A job
 whose model's budget has no turn for it is parked (worker.jobs, imagegen.quota) and gives
-its slot back; the runner takes parked jobs back as their turns come. What
-keeps a job safe is unchanged from the forked design: the job's run id and lease in the
-database (worker.jobs), the run table the supervisor reads to hand runs back at shutdown
-(worker.run_table), and the sweeper for a runner that died with its jobs.
+its slot back; the runner takes parked jobs back as their turns come. A job whose tenant
+runs its max_concurrent_jobs already waits in its tenant's line the same way
+(imagegen.tenant_concurrency): when one of the tenant's jobs ends, the slot thread that ran
+it takes the best-ranked waiting job of any tenant with a free slot before it gives its
+slot back, and the loop looks at the lines too (a dead worker's tenant slots free
+themselves, and a limit may be raised). So a tenant's burst takes at most its limit of
+slots, and other tenants' jobs of the same priority run meanwhile. A tenant without a limit
+is not held back: its jobs are taken first come first served within their priority, as
+queued. What keeps a job safe is unchanged from the forked design: the job's run id and
+lease in the database (worker.jobs), the run table the supervisor reads to hand runs back
+at shutdown (worker.run_table), and the sweeper for a runner that died with its jobs.
 
 On SIGINT or SIGTERM (sent by the supervisor) the runner takes no more jobs, lets the
 running ones finish, then exits; the supervisor kills it when its grace runs out.
@@ -39,6 +46,7 @@ from rq.utils import now, utcformat
 
 from imagegen.jobqueue import QUEUE_NAMES, RunnerStatus
 from imagegen.quota import ParkedTurn, ProviderBudget
+from imagegen.tenant_concurrency import WaitingJob
 from worker import jobs
 from worker.run_table import RunTable
 
@@ -57,6 +65,10 @@ _REDIS_RETRY_SECONDS = 1.0
 # waits on the queues for up to _DEQUEUE_SECONDS: whichever runner parks a job next frees
 # its slot in doing so, and looks at the parked jobs at once.)
 _PARKED_POLL_SECONDS = 0.5
+# While jobs wait in tenants' lines, the longest the runner waits before it looks at them
+# again: a slot freed by a job's end is taken at once by its slot thread, but one that ran
+# out (its worker died) or a limit raised is noticed only here.
+_WAITING_POLL_SECONDS = 0.5
 # How late Redis may end a blocking pop: at its next 100 ms tick (hz 10) after the timeout.
 _REDIS_TIMEOUT_RESOLUTION_SECONDS = 0.1
 # Redis counts a blocking pop's timeout in milliseconds, and one that rounds to 0 blocks
@@ -87,8 +99,9 @@ class Runner:
         heartbeat.start()
         budget = services.budget
         log.info("runner started", extra={"runner": self._name, "slots": self._slots})
-        # One loop takes both parked and queued jobs: with a slot free, a parked job whose
-        # turn has come goes first; otherwise the loop waits for a queued job until the next
+        # One loop takes parked, waiting and queued jobs: with a slot free, a parked job
+        # whose turn has come goes first, then a job waiting in its tenant's line whose
+        # tenant has a free slot; otherwise the loop waits for a queued job until the next
         # turn of a parked one may come.
         while not self._stop.is_set():
             if not self._free.acquire(timeout=_DEQUEUE_SECONDS):
@@ -100,8 +113,15 @@ class Runner:
                 taken, pause = None, _REDIS_RETRY_SECONDS
             if taken is not None:
                 turn_at = time.monotonic() + taken.wait_seconds
-                self._submit(taken.job_id, self._fetch_started(taken.job_id), turn_at)
+                rq_job = self._fetch_started(taken.job_id)
+                self._submit(taken.job_id, rq_job, turn_at, not taken.expired)
                 continue
+            waiting, lines = self._next_waiting()
+            if waiting is not None:
+                self._submit(waiting.job_id, self._fetch_started(waiting.job_id), None)
+                continue
+            if lines:
+                pause = min(pause, _WAITING_POLL_SECONDS)
             rq_job = self._wait_for_job(queues, pause)
             if rq_job is None:
                 self._free.release()
@@ -164,10 +184,28 @@ class Runner:
                 pause = min(pause, turn.wait_seconds)
         return None, pause
 
+    @staticmethod
+    def _next_waiting() -> tuple[WaitingJob | None, bool]:
+        """(a job taken from a tenant's line with one of its tenant's slots, or None;
+        whether any tenant has jobs in its line). Each tenant's limit is read through the
+        process's limits cache, so a change applies within its few seconds."""
+        slots = jobs.tenant_slots()
+        try:
+            tenants = slots.waiting_tenants()
+            if not tenants:
+                return None, False
+            limits = jobs.services().limits
+            caps = {tenant: limits.get(tenant).max_concurrent_jobs for tenant in tenants}
+            return slots.take_waiting(caps), True
+        except Exception:
+            # Redis or the database: the lines keep their jobs, and are looked at again.
+            log.exception("taking a job from a tenant's line failed; trying again")
+            return None, True
+
     def _fetch_started(self, job_id: str) -> RqJob | None:
-        """RQ's record of a job taken from the parked ones, marked started. None when it
-        cannot be had: the job was taken with its turn and runs all the same, as the
-        database is its record."""
+        """RQ's record of a job taken from the parked or waiting ones, marked started. None
+        when it cannot be had: the job was taken (with its turn, or its tenant's slot) and
+        runs all the same, as the database is its record."""
         try:
             return self._mark_started(RqJob.fetch(job_id, connection=jobs.services().redis))
         except NoSuchJobError:
@@ -182,16 +220,40 @@ class Runner:
             pipe.execute()
         return rq_job
 
-    def _submit(self, job_id: str, rq_job: RqJob | None, turn_at: float | None) -> None:
+    def _submit(
+        self, job_id: str, rq_job: RqJob | None, turn_at: float | None, turn_spent: bool = True
+    ) -> None:
         with self._busy_lock:
             self._busy += 1
-        self._pool.submit(self._run, job_id, rq_job, turn_at)
+        self._pool.submit(self._run, job_id, rq_job, turn_at, turn_spent)
 
-    def _run(self, job_id: str, rq_job: RqJob | None, turn_at: float | None) -> None:
+    def _run(
+        self, job_id: str, rq_job: RqJob | None, turn_at: float | None, turn_spent: bool
+    ) -> None:
+        try:
+            while True:
+                self._run_one(job_id, rq_job, turn_at, turn_spent)
+                # The job's end freed a slot of its tenant, maybe one a waiting job of that
+                # tenant (or another) can have now: this thread runs it, in the same slot.
+                if self._stop.is_set():
+                    return
+                waiting, _ = self._next_waiting()
+                if waiting is None:
+                    return
+                job_id, turn_at, turn_spent = waiting.job_id, None, True
+                rq_job = self._fetch_started(job_id)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+            self._free.release()
+
+    def _run_one(
+        self, job_id: str, rq_job: RqJob | None, turn_at: float | None, turn_spent: bool
+    ) -> None:
         status = JobStatus.FAILED
         outcome = None
         try:
-            outcome = jobs.run_generation(job_id, turn_at)
+            outcome = jobs.run_generation(job_id, turn_at, turn_spent)
             status = JobStatus.FINISHED
         except Exception:
             # A job's own failures are recorded by its run; this is a fault around it (the
@@ -201,9 +263,6 @@ class Runner:
         finally:
             if rq_job is not None and outcome != jobs.PARKED:
                 self._mark_ended(rq_job, status)
-            with self._busy_lock:
-                self._busy -= 1
-            self._free.release()
 
     @staticmethod
     def _mark_ended(rq_job: RqJob, status: JobStatus) -> None:

@@ -131,6 +131,8 @@ class Supervisor:
                     continue  # finished, cancelled, or taken over by another run
                 job = services.repository.load_job(job_id)
                 if job is not None:
+                    # The killed run's slot of its tenant, free now rather than with the lease.
+                    jobs.tenant_slots().release(job.tenant_id, job_id)
                     services.queue.enqueue_generation(job_id, job.request_id, job.priority)
                 log.warning("job handed back at shutdown", extra=extra)
             except RedisError:

@@ -284,6 +284,20 @@ def test_parked_jobs_get_turns_best_ranked_first(make_budget):
     assert budget.parked_models() == []
 
 
+def test_a_turn_given_back_goes_to_the_next_caller(make_budget):
+    """A parked job taken with its turn whose tenant has no free slot gives the turn back."""
+    budget = make_budget({MODEL: 60})  # a turn a second
+    assert budget.try_acquire(MODEL).granted
+    budget.park(MODEL, "job_of_a_busy_tenant", rank(5, _accepted(0)))
+    time.sleep(1.0)
+    turn = budget.take_parked(MODEL)
+    assert isinstance(turn, ParkedTurn) and turn.job_id == "job_of_a_busy_tenant"
+    assert not budget.try_acquire(MODEL).granted
+    budget.give_back(MODEL)
+    assert budget.try_acquire(MODEL).granted
+    assert not budget.try_acquire(MODEL).granted  # one turn given back, not more
+
+
 def test_a_waiting_call_gives_way_to_a_better_ranked_parked_job(make_budget):
     budget = make_budget({MODEL: 6000})  # a turn every 10 ms
     budget.park(MODEL, "job_urgent", rank(9, _accepted(0)))
