@@ -23,7 +23,7 @@ import requests
 
 from imagegen.job_files import image_id, image_keys
 from imagegen.jobqueue import QUEUE_NAMES, JobQueue
-from imagegen.records import Job, parse_utc
+from imagegen.records import Job, parse_utc, utc_now
 from tests.conftest import Tenant, make_tenant
 from tests.integration.conftest import Api
 from tests.integration.recovery_stack import (
@@ -174,6 +174,27 @@ def _assert_recovered_once(
     return taken_back, run_seconds
 
 
+# SDXL at 1024x1024 is 0.04 USD an image: an n=3 job is 12 credits (1200 CREDIT_UNITS).
+N3_PRICE = 1200
+FUNDS = 10 * N3_PRICE
+
+
+def _fund(stack: RecoveryStack, tenant: Tenant) -> None:
+    """Meter the tenant, so its jobs hold and settle credits as they run."""
+    stack.repository.grant_credits(tenant.tenant_id, FUNDS, utc_now(), "recovery test")
+
+
+def _ledger(stack: RecoveryStack, tenant: Tenant, job_id: str) -> list[tuple[str, int, int]]:
+    entries = stack.repository.ledger_entries(tenant.tenant_id, 100, job_id=job_id)
+    return sorted((entry.kind, entry.amount, entry.attempt or 0) for entry in entries)
+
+
+def _assert_balance(stack: RecoveryStack, tenant: Tenant, balance: int) -> None:
+    account = stack.repository.credit_account(tenant.tenant_id)
+    assert account is not None
+    assert (account.balance, account.reserved) == (balance, 0)
+
+
 def _seconds_between(earlier: str, later: str) -> float:
     return (parse_utc(later) - parse_utc(earlier)).total_seconds()
 
@@ -189,6 +210,7 @@ def test_a_killed_worker_container_loses_no_job_and_duplicates_no_image(stack, a
     """SIGKILL of the supervisor, the runner and the maintenance process while an n=3 job
     runs: a fresh container's sweeper takes the job back once its lease runs out, and it completes
     once, within lease + sweep interval + its run time + worker start."""
+    _fund(stack, tenant)
     worker = stack.start_worker()
     prompt = f"a lighthouse in a storm trigger-slow {uuid.uuid4().hex[:6]}"
     job_id = _submit(api, prompt, n=3)
@@ -210,6 +232,9 @@ def test_a_killed_worker_container_loses_no_job_and_duplicates_no_image(stack, a
     taken_back, run_seconds = _assert_recovered_once(
         api, stack, tenant, job_id, first_run, killed_at, recovered
     )
+    # Two runs, one hold: reserved when accepted, charged once when the second run completed.
+    assert _ledger(stack, tenant, job_id) == [("charge", N3_PRICE, 0), ("reservation", N3_PRICE, 0)]
+    _assert_balance(stack, tenant, FUNDS - N3_PRICE)
     print(
         f"\nRECOVERY container-kill: completed {recovered:.2f} s after the kill "
         f"(new worker listening after {worker_started:.2f} s, taken back after "
@@ -250,6 +275,7 @@ def test_a_job_that_keeps_losing_its_worker_is_dead_lettered_then_retried(stack,
     """Its runner is killed on each of 1 + MAX_RECOVERIES runs: the sweeper fails it (IMG201,
     worker_lost) instead of taking it back again, keeps none of its files, and lists it with
     the failed jobs; a retry then runs it to completion."""
+    _fund(stack, tenant)
     worker = stack.start_worker()
     prompt = f"a burning ship trigger-slow {uuid.uuid4().hex[:6]}"
     job_id = _submit(api, prompt, n=3)
@@ -272,6 +298,9 @@ def test_a_job_that_keeps_losing_its_worker_is_dead_lettered_then_retried(stack,
     assert error["details"]["reason"] == "worker_lost"
     assert error["details"]["attempts"] == MAX_RECOVERIES + 1
     assert "result" not in failed
+    # Three runs lost, one hold: refunded once when the job failed.
+    assert _ledger(stack, tenant, job_id) == [("refund", N3_PRICE, 0), ("reservation", N3_PRICE, 0)]
+    _assert_balance(stack, tenant, FUNDS)
     assert _stored_images(stack, job_id) == 0
     assert _tenant_files(stack, tenant) == set()
     assert _record(stack, job_id).recoveries == MAX_RECOVERIES
@@ -291,6 +320,14 @@ def test_a_job_that_keeps_losing_its_worker_is_dead_lettered_then_retried(stack,
     _assert_completed_once(api, stack, job_id, n=3)
     assert _tenant_files(stack, tenant) == _job_files(_record(stack, job_id))
     assert api.request("GET", "/v1/jobs", params={"status": "failed"}).json()["jobs"] == []
+    # The retry held the price again as attempt 1, and was charged once.
+    assert _ledger(stack, tenant, job_id) == [
+        ("charge", N3_PRICE, 1),
+        ("refund", N3_PRICE, 0),
+        ("reservation", N3_PRICE, 0),
+        ("reservation", N3_PRICE, 1),
+    ]
+    _assert_balance(stack, tenant, FUNDS - N3_PRICE)
 
 
 # --- Redis loses the queue ---------------------------------------------------------------
