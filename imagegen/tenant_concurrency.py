@@ -37,7 +37,7 @@ from typing import Any, cast
 from redis import Redis, RedisError
 from rq.job import Job as RqJob
 from rq.job import JobStatus
-from rq.utils import as_text
+from rq.utils import as_text, now, utcformat
 
 from imagegen.jobqueue import CANCEL_KEY_PREFIX
 
@@ -67,10 +67,11 @@ _CANCELLED_PER_CALL = 100
 #     job runs, whatever the count says.
 #   release: KEYS running, waiting; ARGV job id -> jobs in the tenant's line.
 #   take: KEYS waiting tenants, then running and waiting of each tenant; ARGV cancel prefix,
-#     wait prefix, RQ record prefix, then tenant and cap of each -> {job id, tenant} or
-#     false. The job's RQ record says started from then on: should its taker die before the
-#     job starts or waits again, the sweeper queues it again (a deferred job in no line
-#     would be left waiting for good).
+#     wait prefix, RQ record prefix, started at (RQ's format), then tenant and cap of each
+#     -> {job id, tenant} or false. The job's RQ record says started from then on: should
+#     its taker die before the job starts or waits again, the sweeper queues it again once
+#     that start is IMAGEGEN_REQUEUE_AFTER_SECONDS old (a deferred job in no line would be
+#     left waiting for good).
 # Scores are formatted as integers: Lua's own number format keeps only 14 digits.
 _SCRIPT = """
 local clock = redis.call('TIME')
@@ -141,11 +142,11 @@ elseif op == 'release' then
   redis.call('ZREM', KEYS[1], ARGV[3])
   return redis.call('ZCARD', KEYS[2])
 else
-  local cancel_prefix, wait_prefix, record_prefix = ARGV[3], ARGV[4], ARGV[5]
+  local cancel_prefix, wait_prefix, record_prefix, started_at = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
   local best, best_rank, best_job
   for index = 0, (#KEYS - 1) / 2 - 1 do
     local running, waiting = KEYS[2 + 2 * index], KEYS[3 + 2 * index]
-    local tenant, cap = ARGV[6 + 2 * index], tonumber(ARGV[7 + 2 * index])
+    local tenant, cap = ARGV[7 + 2 * index], tonumber(ARGV[8 + 2 * index])
     redis.call('ZREMRANGEBYSCORE', running, '-inf', now)
     local head = head_of(waiting, cancel_prefix)
     if #head == 0 then
@@ -157,12 +158,12 @@ else
   end
   if best == nil then return false end
   local running, waiting = KEYS[2 + 2 * best], KEYS[3 + 2 * best]
-  local tenant = ARGV[6 + 2 * best]
+  local tenant = ARGV[7 + 2 * best]
   redis.call('ZREM', waiting, best_job)
   hold(running, best_job)
   leave_line(wait_prefix .. best_job)
   if redis.call('EXISTS', record_prefix .. best_job) == 1 then
-    redis.call('HSET', record_prefix .. best_job, 'status', 'STARTED')
+    redis.call('HSET', record_prefix .. best_job, 'status', 'STARTED', 'started_at', started_at)
   end
   forget_if_empty(waiting, KEYS[1], tenant)
   return {best_job, tenant}
@@ -289,6 +290,7 @@ class TenantSlots:
             CANCEL_KEY_PREFIX,
             _WAIT_KEY_PREFIX,
             RqJob.redis_job_namespace_prefix,
+            utcformat(now()),
         ]
         for tenant_id in tenants:
             keys += [self.running_key(tenant_id), self.waiting_key(tenant_id)]

@@ -115,6 +115,7 @@ def run_generation(job_id: str, turn_at: float | None = None, turn_spent: bool =
         if not slots.admit(job.tenant_id, job_id, cap, job_rank).admitted:
             if turn_at is not None and turn_spent:
                 svc.budget.give_back(job.plan.model_id)
+                log.info("the model's turn goes back: the job waits for its tenant")
             _wait_for_tenant(svc, job, cap)
             return PARKED
         release = True

@@ -6,7 +6,9 @@ IMAGEGEN_SWEEP_INTERVAL_SECONDS the sweeper of each worker container:
   was killed) and queues them again, or fails them once they were taken back
   IMAGEGEN_JOB_MAX_RECOVERIES times (removing any files their runs stored);
 - queues again pending jobs that have waited IMAGEGEN_REQUEUE_AFTER_SECONDS and that Redis
-  no longer holds (it restarted empty, or the API died between recording and queueing);
+  no longer holds (it restarted empty, or the API died between recording and queueing), nor
+  a runner started within that time (one taking a job from a line starts it in RQ's record
+  a moment before the database says so);
 - drops expired idempotency keys;
 - removes images (and the tombstones of deleted ones) whose expiry has passed: first their
   records, with the tenant's counters, then their files (original and thumbnail). A file
@@ -20,6 +22,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+
+from rq.job import Job as RqJob
+from rq.job import JobStatus
 
 from imagegen import errors
 from imagegen.errors import ServiceError
@@ -118,8 +123,11 @@ class Sweeper:
         if not waiting:
             return
         waiting_in_redis = queue.waiting_job_ids([job.job_id for job in waiting])
+        starting = self._started_since(
+            [job.job_id for job in waiting if job.job_id not in waiting_in_redis], before
+        )
         for job in waiting:
-            if job.job_id in waiting_in_redis:
+            if job.job_id in waiting_in_redis or job.job_id in starting:
                 continue
             # Marked before it is queued: a runner may start it the moment it is, and a
             # job no longer pending cannot be marked.
@@ -129,3 +137,18 @@ class Sweeper:
                 "pending job was not in the queue; queued it again",
                 extra={"job_id": job.job_id, "tenant_id": job.tenant_id},
             )
+
+    def _started_since(self, job_ids: list[str], since: datetime) -> set[str]:
+        """Those of the jobs a runner marked started in RQ's record since then: taken from
+        a line a moment ago (their waits there are old), they start or wait again now."""
+        if not job_ids:
+            return set()
+        found = RqJob.fetch_many(job_ids, connection=self._services.redis)
+        return {
+            job.id
+            for job in found
+            if job is not None
+            and job.get_status(refresh=False) == JobStatus.STARTED
+            and job.started_at is not None
+            and job.started_at >= since
+        }

@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 from rq.job import Job as RqJob
 
-from imagegen.jobqueue import CANCEL_KEY_PREFIX
+from imagegen.jobqueue import CANCEL_KEY_PREFIX, JobQueue, queue_name
 from imagegen.quota import rank
 from imagegen.tenant_concurrency import TenantSlots, WaitingJob
 
@@ -178,7 +178,8 @@ def test_a_renewal_takes_back_a_slot_that_ran_out(redis):
 def test_a_waiting_job_is_deferred_in_rqs_record(slots, redis):
     """The sweeper counts a deferred job as waiting, so it never queues it again."""
     tenant, running, waiting, unrecorded = _tenant(), _job(), _job(), _job()
-    redis.hset(RqJob.key_for(waiting), mapping={"status": "started", "origin": "x"})
+    JobQueue(redis).enqueue_generation(waiting, "req_test", 5)
+    redis.delete("rq:queue:" + queue_name(5))  # taken off its queue, as a runner does
     assert slots.admit(tenant, running, 1, _rank()).admitted
     assert not slots.admit(tenant, waiting, 1, _rank(seconds=1)).admitted
     assert redis.hget(RqJob.key_for(waiting), "status") == b"deferred"
@@ -189,6 +190,8 @@ def test_a_waiting_job_is_deferred_in_rqs_record(slots, redis):
     slots.release(tenant, running)
     assert slots.take_waiting({tenant: 1}) == WaitingJob(waiting, tenant)
     assert redis.hget(RqJob.key_for(waiting), "status") == b"started"
+    started = RqJob.fetch(waiting, connection=redis).started_at
+    assert started is not None and abs((datetime.now(UTC) - started).total_seconds()) < 5
     slots.release(tenant, waiting)
     assert slots.take_waiting({tenant: 1}) == WaitingJob(unrecorded, tenant)
     assert not redis.exists(RqJob.key_for(unrecorded))
