@@ -250,8 +250,7 @@ MODELS: dict[str, ModelSpec] = {
             max_negative_prompt_chars=10000,
             seed_max=4_294_967_295,
             fixed_sizes=tuple(STABILITY_ASPECT_RATIOS.values()),
-            style_presets=SDXL_STYLE_PRESETS,
-            natural_style_preset="photographic",
+            # AWS's Stable Image Core page lists no style_preset (Stability's own API has one).
             price_tiers=(PriceTier(None, 0.04, 0.04),),
         ),
         ModelSpec(

@@ -13,7 +13,8 @@ Fields and limits per model, from the AWS Bedrock user guide pages
 * seed: 0 or absent = random; max 4294967294 for SD3.5, 4294967295 for Core and Ultra.
 * output_format: jpeg | png | webp for SD3.5, jpeg | png for Core and Ultra (default png).
 * mode: text-to-image | image-to-image for SD3.5, text-to-image for Core and Ultra.
-* style_preset: Core only (17 presets).
+* style_preset: none of them (Core's page lists no such field, though Stability's own REST
+  API takes one: a Bedrock body with it is refused here, as an extraneous key).
 
 The pages give outputs of about one megapixel, 640-1,536 px per side; the pixel size for
 each aspect ratio is the standard Stability 1 MP table below.
@@ -46,7 +47,6 @@ from localbedrock.models.base import (
     not_supported,
 )
 from localbedrock.models.images import decode_image, require_max_pixels, require_sides
-from localbedrock.models.stability_sdxl import STYLE_PRESETS
 
 ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
     "16:9": (1344, 768),
@@ -71,7 +71,6 @@ class _Spec:
 
     seed_max: int
     output_formats: tuple[str, ...]
-    has_style_preset: bool
     image_to_image: bool  # mode image-to-image (image + strength), emulated
     unemulated_image_input: bool  # the real model takes image + strength; localbedrock not
 
@@ -95,8 +94,6 @@ class _StabilityV2(ModelHandler):
 
     def _text_to_image(self, root: dict[str, Any]) -> GenerationJob:
         allowed = ["prompt", "negative_prompt", "aspect_ratio", "seed", "output_format", "mode"]
-        if self.spec.has_style_preset:
-            allowed.append("style_preset")
         check_keys(root, "#", allowed, required=("prompt",))
         ratio = get_string(root, "aspect_ratio", "#", enum=ASPECT_RATIO_SIZES) or "1:1"
         return self._job(root, "text-to-image", ASPECT_RATIO_SIZES[ratio], None)
@@ -120,7 +117,6 @@ class _StabilityV2(ModelHandler):
         prompt = get_string(root, "prompt", "#", max_len=PROMPT_MAX) or ""
         negative = get_string(root, "negative_prompt", "#", max_len=PROMPT_MAX)
         fmt = get_string(root, "output_format", "#", enum=self.spec.output_formats) or "png"
-        style = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
         seed = get_int(root, "seed", "#", minimum=0, maximum=self.spec.seed_max)
         used_seed = seed if seed else secrets.randbelow(self.spec.seed_max) + 1
         return GenerationJob(
@@ -131,7 +127,7 @@ class _StabilityV2(ModelHandler):
             seeds=(used_seed,),
             width=size[0],
             height=size[1],
-            style=style,
+            style=None,
             output_format=fmt,
             edit=edit,
         )
@@ -155,7 +151,6 @@ class StableDiffusion35Large(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967294,
         output_formats=("jpeg", "png", "webp"),
-        has_style_preset=False,
         image_to_image=True,
         unemulated_image_input=False,
     )
@@ -168,7 +163,6 @@ class StableImageCore(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967295,
         output_formats=("jpeg", "png"),
-        has_style_preset=True,
         image_to_image=False,
         unemulated_image_input=False,
     )
@@ -181,7 +175,6 @@ class StableImageUltra(_StabilityV2):
     spec: ClassVar[_Spec] = _Spec(
         seed_max=4294967295,
         output_formats=("jpeg", "png"),
-        has_style_preset=False,
         image_to_image=False,
         unemulated_image_input=True,
     )

@@ -111,8 +111,19 @@ def test_amazon_bad_answers_are_img201(body):
     assert caught.value.code == "IMG201"
 
 
-def test_stable_image_core_takes_a_style_preset():
+def test_stable_image_core_gets_only_the_fields_its_bedrock_page_lists():
+    # model-parameters-diffusion-stable-image-core-text-image-request-response.html: prompt,
+    # aspect_ratio, mode, output_format, seed, negative_prompt; no style_preset, even for
+    # the natural style (Stability's own REST API takes one; Bedrock's page does not).
     body = build_body(
-        plan("stability.stable-image-core-v1:1", style_preset="anime"), ModelCall(1, 1)
+        plan("stability.stable-image-core-v1:1", style="natural", negative_prompt="blur"),
+        ModelCall(1, 1),
     )
-    assert body["style_preset"] == "anime"
+    assert set(body) <= {
+        "prompt",
+        "aspect_ratio",
+        "mode",
+        "output_format",
+        "seed",
+        "negative_prompt",
+    }
