@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from imagegen import logs
 from imagegen.config import Settings
+from imagegen.model_lifecycle import log_default_model
 from imagegen.services import Services, build_services
 
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json = ContractOrderJSON(app)
     app.extensions["imagegen"] = services or build_services(settings)
+    log_default_model(settings.default_model_choice, "api")
 
     from app import errors
     from app.api import (

@@ -22,6 +22,7 @@ from app.errors import error_response
 from imagegen import errors
 from imagegen.errors import ServiceError
 from imagegen.job_control import owned_job, wait_for_job
+from imagegen.model_lifecycle import deprecation_headers, legacy_warning
 from imagegen.records import CANCELLED, COMPLETED, FAILED, IdempotencyClaim, Job
 from imagegen.serializers import image_data
 from imagegen.storage.repository import IdempotencyKeyTaken
@@ -60,6 +61,15 @@ def replay(job_id: str, wait: SyncWait) -> ResponseReturnValue:
 
 
 def respond(job: Job, run_async: bool, wait: SyncWait) -> ResponseReturnValue:
+    """The answer about a job, with a Legacy model's deprecation headers on it."""
+    response = make_response(_answer(job, run_async, wait))
+    svc = services()
+    lifecycle = svc.lifecycle.of(job.plan.model_id)
+    response.headers.update(deprecation_headers(lifecycle, svc.settings.public_base_url))
+    return response
+
+
+def _answer(job: Job, run_async: bool, wait: SyncWait) -> ResponseReturnValue:
     """202 with the job at once (async); or wait for it and answer its images or error."""
     if run_async or job.status == CANCELLED:
         return _accepted(job)
@@ -104,8 +114,10 @@ def _base_body(job: Job) -> dict[str, Any]:
         "model": job.plan.model_id,
         "task": job.kind,
     }
-    if job.plan.model_note:
-        body["warnings"] = [job.plan.model_note]
+    lifecycle = services().lifecycle.of(job.plan.model_id)
+    warnings = [w for w in (job.plan.model_note, legacy_warning(job.plan.model_id, lifecycle)) if w]
+    if warnings:
+        body["warnings"] = warnings
     return body
 
 

@@ -7,6 +7,7 @@ Bedrock pricing page (on-demand, us-east-1); docs/models.md lists the sources.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 TEXT_TO_IMAGE = "text_to_image"
@@ -322,6 +323,46 @@ MODELS: dict[str, ModelSpec] = {
             hd_quality="quality 'premium'",
         ),
     )
+}
+
+# Bedrock's lifecycle states. The control plane reports only ACTIVE and LEGACY: a model past
+# its end-of-life date is EOL whatever it says (imagegen.model_lifecycle).
+ACTIVE = "ACTIVE"
+LEGACY = "LEGACY"
+EOL = "EOL"
+LIFECYCLE_STATUSES = (ACTIVE, LEGACY, EOL)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Where a model is in Bedrock's lifecycle, and the model of this catalogue to move to."""
+
+    status: str
+    legacy_since: date | None = None
+    end_of_life: date | None = None
+    successor: str | None = None
+
+
+# The built-in table, from AWS's model cards and lifecycle pages as read on 2026-12-04;
+# docs/models.md ("Lifecycle") cites each row and says where the sources are silent. It is
+# the fallback when the control plane cannot be asked, and it alone knows the dates.
+LIFECYCLE: dict[str, Lifecycle] = {
+    # Listed as replaced; no Bedrock EOL date found, so EOL is the conservative reading.
+    "stability.stable-diffusion-xl-v1": Lifecycle(EOL, successor="stability.sd3-5-large-v1:0"),
+    "stability.sd3-5-large-v1:0": Lifecycle(ACTIVE),
+    "stability.stable-image-core-v1:1": Lifecycle(ACTIVE),
+    "stability.stable-image-ultra-v1:1": Lifecycle(ACTIVE),
+    # v1 is older than v2 and no page lists it as offered; EOL, date unknown.
+    "amazon.titan-image-generator-v1": Lifecycle(EOL, successor="stability.stable-image-core-v1:1"),
+    "amazon.titan-image-generator-v2:0": Lifecycle(
+        EOL, end_of_life=date(2026, 6, 30), successor="stability.stable-image-core-v1:1"
+    ),
+    "amazon.nova-canvas-v1:0": Lifecycle(
+        EOL,
+        legacy_since=date(2026, 3, 30),
+        end_of_life=date(2026, 9, 30),
+        successor="stability.stable-image-core-v1:1",
+    ),
 }
 
 # The seed names a model Bedrock does not have; it asks for the fast, cheap tier.

@@ -11,7 +11,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagegen import catalog
+from imagegen import catalog, model_lifecycle
+from imagegen.catalog import Lifecycle
+from imagegen.model_lifecycle import DefaultChoice
 from imagegen.quota import parse_quotas
 from imagegen.webhooks.destinations import parse_allowed_hosts
 
@@ -69,6 +71,26 @@ def _quotas(env: dict[str, str]) -> dict[str, int]:
     return quotas
 
 
+def _lifecycle_overrides(env: dict[str, str]) -> dict[str, Lifecycle]:
+    try:
+        return model_lifecycle.parse_overrides(env.get("IMAGEGEN_MODEL_LIFECYCLE", ""))
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_MODEL_LIFECYCLE: {exc}") from exc
+
+
+def _default_model(env: dict[str, str], overrides: dict[str, Lifecycle]) -> DefaultChoice:
+    """Always an ACTIVE model (imagegen.model_lifecycle.choose_default); unset or empty
+    lets the service choose, and an EOL model named explicitly stops the start."""
+    try:
+        return model_lifecycle.choose_default(
+            env.get("IMAGEGEN_DEFAULT_MODEL", "").strip() or None,
+            overrides,
+            model_lifecycle.utc_today(),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_DEFAULT_MODEL: {exc}") from exc
+
+
 def _allowed_hosts(env: dict[str, str]) -> frozenset[tuple[str, int]]:
     try:
         return parse_allowed_hosts(env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", ""))
@@ -83,7 +105,13 @@ class Settings:
     data_dir: Path
     url_signing_secret: str
     public_base_url: str
+    # The ACTIVE model a request that names none gets, and why it is that one.
     default_model: str
+    default_model_choice: DefaultChoice
+    # The operator's word on models' lifecycles, over the control plane and the table, and
+    # how long what the control plane said is kept.
+    model_lifecycle: dict[str, Lifecycle]
+    model_lifecycle_ttl_seconds: float
     sync_wait_seconds: float
     signed_url_ttl_seconds: int
     worker_concurrency: int
@@ -152,6 +180,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("IMAGEGEN_DATA_DIR", "var")).resolve()
+        lifecycle_overrides = _lifecycle_overrides(env)
+        default_choice = _default_model(env, lifecycle_overrides)
         settings = cls(
             environment=env.get("IMAGEGEN_ENV", "development"),
             redis_url=env.get("IMAGEGEN_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -160,7 +190,10 @@ class Settings:
             public_base_url=env.get("IMAGEGEN_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip(
                 "/"
             ),
-            default_model=env.get("IMAGEGEN_DEFAULT_MODEL", "amazon.nova-canvas-v1:0"),
+            default_model=default_choice.model_id,
+            default_model_choice=default_choice,
+            model_lifecycle=lifecycle_overrides,
+            model_lifecycle_ttl_seconds=_float(env, "IMAGEGEN_MODEL_LIFECYCLE_TTL_SECONDS", 3600.0),
             sync_wait_seconds=_float(env, "IMAGEGEN_SYNC_WAIT_SECONDS", 60.0),
             signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
             worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 64),
@@ -235,6 +268,8 @@ class Settings:
             raise ConfigError("IMAGEGEN_JOB_LEASE_SECONDS must be at least 3")
         if self.job_max_recoveries < 0:
             raise ConfigError("IMAGEGEN_JOB_MAX_RECOVERIES must not be negative")
+        if self.model_lifecycle_ttl_seconds < 0:
+            raise ConfigError("IMAGEGEN_MODEL_LIFECYCLE_TTL_SECONDS must not be negative")
         if self.max_batch_requests < 1:
             raise ConfigError("IMAGEGEN_MAX_BATCH_REQUESTS must be at least 1")
         if self.webhook_max_attempts < 1:

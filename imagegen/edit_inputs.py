@@ -14,6 +14,7 @@ from typing import Any
 
 from imagegen import catalog
 from imagegen.caller import Caller
+from imagegen.catalog import EOL
 from imagegen.editing import (
     EditImages,
     EditRequest,
@@ -45,7 +46,12 @@ class EditDraft:
 
     @classmethod
     def check(cls, svc: Services, caller: Caller, edit: EditRequest) -> EditDraft:
-        spec, requested, note = choose_model(edit, svc.settings.default_model)
+        spec, requested, note = choose_model(
+            edit,
+            svc.settings.default_model,
+            lambda model_id: svc.lifecycle.of(model_id).status != EOL,
+        )
+        svc.lifecycle.require_usable(spec.model_id)
         check_request(edit, spec)
         check_webhook_url(edit.webhook_url, svc.webhook_policy)
         inputs = _InputCollector(svc, caller)

@@ -13,6 +13,7 @@ inside of the mask, so the mask is inverted for inpainting only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -134,13 +135,15 @@ def _invalid(message: str, **details: Any) -> ServiceError:
 
 
 def choose_model(
-    request: EditRequest, default_model: str
+    request: EditRequest, default_model: str, usable: Callable[[str], bool] = lambda _: True
 ) -> tuple[catalog.ModelSpec, str, str | None]:
-    """The model asked for, or the default when it can do the task, else the first that can."""
+    """The model asked for, or the default when it can do the task, else the first that can
+    (the first `usable` one: a request that names no model is not sent to a retired one)."""
     requested = request.model
     if requested is None:
         default_spec, _ = catalog.resolve(default_model)
         capable = catalog.models_for(request.task)
+        capable = [m for m in capable if usable(m)] or capable
         requested = (
             default_model if default_spec and request.task in default_spec.tasks else capable[0]
         )

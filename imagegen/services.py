@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 
 from imagegen.config import Settings, url_signing_secret, webhook_signing_secret
 from imagegen.jobqueue import JobQueue
 from imagegen.limits_cache import LimitsCache
+from imagegen.model_lifecycle import ModelLifecycles, ReportSource
 from imagegen.quota import ModelQuotas, ProviderBudget
 from imagegen.rate_limits import RateLimiter
 from imagegen.signing import UrlSigner
@@ -39,6 +40,9 @@ class Services:
     # Tenants' limits (set by operators) and the shared counters that enforce their rates.
     limits: LimitsCache
     rate_limiter: RateLimiter
+    # Each model's lifecycle: whether a request for it is served, warned or refused. The
+    # default (the built-in table alone) serves the parts built without build_services.
+    lifecycle: ModelLifecycles = field(default_factory=lambda: ModelLifecycles({}, None, 0))
 
 
 def build_services(settings: Settings) -> Services:
@@ -71,7 +75,23 @@ def build_services(settings: Settings) -> Services:
         ),
         limits=LimitsCache(repository, settings),
         rate_limiter=RateLimiter(redis),
+        lifecycle=ModelLifecycles(
+            settings.model_lifecycle,
+            build_lifecycle_source(settings),
+            settings.model_lifecycle_ttl_seconds,
+        ),
     )
+
+
+def build_lifecycle_source(settings: Settings) -> ReportSource | None:
+    """Bedrock's control plane only where the service runs on AWS: locally there is no
+    Bedrock to ask, and botocore's search for credentials (instance metadata included)
+    would be a wait for nothing, so the built-in table and the overrides decide."""
+    if settings.storage_backend != "aws":
+        return None
+    from imagegen.providers.lifecycle import BedrockLifecycleSource
+
+    return BedrockLifecycleSource(settings.aws_region)
 
 
 # The backend (settings.storage_backend): "local" keeps records in SQLite and files under the

@@ -100,10 +100,24 @@ def start_localbedrock(
     return url, process
 
 
+# localbedrock serves every model, as an account that kept access to retired ones would: the
+# tests declare that access, so every model's request and response code stays under test.
+EVERY_MODEL_ACTIVE = ",".join(
+    f"{model_id}=ACTIVE"
+    for model_id in (
+        "stability.stable-diffusion-xl-v1",
+        "amazon.titan-image-generator-v1",
+        "amazon.titan-image-generator-v2:0",
+        "amazon.nova-canvas-v1:0",
+    )
+)
+
+
 def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) -> dict[str, str]:
     """The API's and worker's environment as the tests run them (benchmarks override some)."""
     return {
         **os.environ,
+        "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
         "IMAGEGEN_DATA_DIR": str(data_dir),
         "IMAGEGEN_REDIS_URL": redis_url,
         "IMAGEGEN_BIND": f"127.0.0.1:{api_port}",

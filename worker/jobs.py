@@ -341,6 +341,9 @@ def _generate(
     replaces a dead one overwrites its files instead of leaving a second set.
     """
     plan = job.plan
+    # A job accepted before its model's end of life fails as a new request would, naming
+    # the successor, instead of calling a model Bedrock no longer serves.
+    services.lifecycle.require_usable(plan.model_id)
     inputs = _load_inputs(services, plan)
     images: list[Image] = []
     pool = ThreadPoolExecutor(max_workers=len(plan.calls()))

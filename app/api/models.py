@@ -9,6 +9,7 @@ from app.auth import require_api_key
 from app.context import services
 from imagegen import catalog, errors
 from imagegen.errors import ServiceError
+from imagegen.model_lifecycle import describe
 
 bp = Blueprint("models", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -16,11 +17,16 @@ bp.before_request(require_api_key)
 
 @bp.get("/models")
 def list_models() -> ResponseReturnValue:
-    quotas = services().budget.describe(list(catalog.MODELS))
+    svc = services()
+    quotas = svc.budget.describe(list(catalog.MODELS))
     return jsonify(
         {
             "models": [
-                {**spec.describe(), "quota": quotas[spec.model_id]}
+                {
+                    **spec.describe(),
+                    "lifecycle": describe(svc.lifecycle.of(spec.model_id)),
+                    "quota": quotas[spec.model_id],
+                }
                 for spec in catalog.MODELS.values()
             ],
             "aliases": [
@@ -36,5 +42,7 @@ def get_model(model_id: str) -> ResponseReturnValue:
     spec, _ = catalog.resolve(model_id)
     if spec is None:
         raise ServiceError(errors.NOT_FOUND, f"no model {model_id!r}")
-    quota = services().budget.describe([spec.model_id])[spec.model_id]
-    return jsonify({**spec.describe(), "quota": quota})
+    svc = services()
+    quota = svc.budget.describe([spec.model_id])[spec.model_id]
+    lifecycle = describe(svc.lifecycle.of(spec.model_id))
+    return jsonify({**spec.describe(), "lifecycle": lifecycle, "quota": quota})

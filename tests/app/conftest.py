@@ -24,6 +24,7 @@ from app import create_app
 from imagegen import keys
 from imagegen.config import Settings
 from imagegen.services import Services, build_services
+from localrun import EVERY_MODEL_ACTIVE
 
 # tests/conftest.py's stacks use databases 0 and 11-15 of the suite's redis-server.
 REDIS_DB = 10
@@ -47,6 +48,7 @@ def settings(tmp_path: Path, redis_url: str, app_env: dict[str, str]) -> Setting
             "IMAGEGEN_DATA_DIR": str(tmp_path / "data"),
             "IMAGEGEN_REDIS_URL": f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DB}",
             "IMAGEGEN_PUBLIC_BASE_URL": "http://api.test",
+            "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
             # No worker finishes a job here: a synchronous request answers 202 at once.
             "IMAGEGEN_SYNC_WAIT_SECONDS": "0",
             "IMAGEGEN_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),

@@ -22,6 +22,7 @@ from imagegen.providers.bodies import Artifact, ModelInputs
 from imagegen.records import PENDING, Job, parse_utc, utc_in, utc_now
 from imagegen.serializers import status_detail
 from imagegen.services import build_services
+from localrun import EVERY_MODEL_ACTIVE
 from worker.jobs import Lease, _generate
 
 SDXL = "stability.stable-diffusion-xl-v1"
@@ -45,7 +46,11 @@ class StaggeredModel:
 
 
 def test_progress_moves_per_image_and_the_estimate_appears_after_the_first(tmp_path):
-    services = build_services(Settings.from_env({"IMAGEGEN_DATA_DIR": str(tmp_path)}))
+    services = build_services(
+        Settings.from_env(
+            {"IMAGEGEN_DATA_DIR": str(tmp_path), "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE}
+        )
+    )
     request = parse_request({"prompt": "a fox", "model": SDXL, "n": 3, "seed": 5})
     job = Job(
         job_id="job_" + uuid.uuid4().hex, tenant_id="t1", user_id="u1", request_id="r",

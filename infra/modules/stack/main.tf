@@ -20,7 +20,9 @@ locals {
   app_environment = merge({
     IMAGEGEN_ENV                          = var.certificate_arn == null ? "development" : "production"
     IMAGEGEN_PUBLIC_BASE_URL              = local.public_base_url
-    IMAGEGEN_DEFAULT_MODEL                = var.default_model
+    IMAGEGEN_DEFAULT_MODEL                = var.default_model == null ? "" : var.default_model
+    IMAGEGEN_MODEL_LIFECYCLE              = join(",", [for model, status in var.model_lifecycle : "${model}=${status}"])
+    IMAGEGEN_MODEL_LIFECYCLE_TTL_SECONDS  = "3600"
     IMAGEGEN_DATA_DIR                     = "/tmp/imagegen"
     IMAGEGEN_SYNC_WAIT_SECONDS            = "60"
     IMAGEGEN_SIGNED_URL_TTL_SECONDS       = "86400"

@@ -234,9 +234,15 @@ variable "job_deadline_seconds" {
 }
 
 variable "default_model" {
-  description = "Model used when a request names none (IMAGEGEN_DEFAULT_MODEL)."
+  description = "Model used when a request names none (IMAGEGEN_DEFAULT_MODEL); null: the service picks an ACTIVE one. An EOL model here stops the service at start."
   type        = string
-  default     = "amazon.nova-canvas-v1:0"
+  default     = null
+}
+
+variable "model_lifecycle" {
+  description = "Lifecycle statuses (ACTIVE, LEGACY or EOL) by model id, over Bedrock's and the built-in table, for an account that kept access to a retired model (IMAGEGEN_MODEL_LIFECYCLE)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "app_settings" {
