@@ -3,6 +3,9 @@ operator's overrides, the headers a Legacy model's answer carries, and the defau
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from datetime import UTC, date, datetime
 
 import boto3
@@ -13,6 +16,7 @@ from imagegen import catalog
 from imagegen.catalog import ACTIVE, EOL, LEGACY, Lifecycle
 from imagegen.config import ConfigError, Settings
 from imagegen.errors import ServiceError
+from imagegen.generation import parse_request, plan_generation
 from imagegen.model_lifecycle import (
     ModelLifecycles,
     Reported,
@@ -22,8 +26,11 @@ from imagegen.model_lifecycle import (
     deprecation_headers,
     parse_overrides,
 )
+from imagegen.providers.bedrock import CallWindow
 from imagegen.providers.lifecycle import BedrockLifecycleSource
-from imagegen.services import build_lifecycle_source
+from imagegen.records import PENDING, Job, utc_in, utc_now
+from imagegen.services import build_lifecycle_source, build_services
+from worker.jobs import Lease, _generate
 
 TODAY = date(2026, 12, 4)
 NOVA = "amazon.nova-canvas-v1:0"
@@ -260,3 +267,36 @@ def test_the_adapter_answers_none_when_bedrock_refuses_and_the_table_decides():
         assert book.of(SD35).status == ACTIVE
         assert book.of(NOVA).status == EOL
     stubber.assert_no_pending_responses()
+
+
+class RecordingModel:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, *args: object) -> list[object]:
+        self.calls += 1
+        return []
+
+
+def test_a_job_accepted_before_its_models_end_of_life_fails_in_the_worker_without_a_call(
+    tmp_path,
+):
+    # The job was accepted while Nova Canvas served; the worker now runs on today's table.
+    services = build_services(Settings.from_env({"IMAGEGEN_DATA_DIR": str(tmp_path)}))
+    job = Job(
+        job_id="job_" + uuid.uuid4().hex, tenant_id="t1", user_id="u1", request_id="r",
+        kind="text_to_image", request={},
+        plan=plan_generation(parse_request({"prompt": "a fox", "model": NOVA}), NOVA),
+        status=PENDING, created_at=utc_now(),
+    )  # fmt: skip
+    services.repository.add_job(job)
+    run_id = "run_" + uuid.uuid4().hex
+    assert services.repository.start_job(job.job_id, run_id, utc_now(), utc_in(30))
+    model = RecordingModel()
+    with Lease(services.repository, job.job_id, run_id, 30) as lease:
+        window = CallWindow(time.monotonic() + 60, threading.Event())
+        with pytest.raises(ServiceError) as failed:
+            _generate(services, model, job, run_id, lease, window)  # type: ignore[arg-type]
+    assert failed.value.code == "IMG203"
+    assert failed.value.details["successor"] == CORE
+    assert model.calls == 0
