@@ -48,6 +48,10 @@ if [ -z "${AWS_ENDPOINT_URL_BEDROCK_RUNTIME:-}" ]; then
   export AWS_ENDPOINT_URL_BEDROCK_RUNTIME="http://127.0.0.1:$port"
   # The local endpoint ignores credentials, but boto3 refuses to sign without some.
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  # The local endpoint serves every model, retired ones too, as an account that kept access
+  # to them would: declare that, so every model (and the README's examples) can be tried.
+  IMAGEGEN_MODEL_LIFECYCLE="${IMAGEGEN_MODEL_LIFECYCLE-$($PY -c 'from localrun import EVERY_MODEL_ACTIVE; print(EVERY_MODEL_ACTIVE)')}"
+  export IMAGEGEN_MODEL_LIFECYCLE
 fi
 
 $PY -m imagegen.cli bootstrap-key
