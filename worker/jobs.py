@@ -194,10 +194,13 @@ def _wait_for_tenant(svc: Services, job: Job, cap: int | None) -> None:
 
 
 def _park(svc: Services, job: Job, model_id: str, job_rank: float) -> None:
-    # Deferred in RQ's record first: from then on the sweeper counts the job as waiting
-    # (it is in no queue list any more), so it is never queued again while it is parked.
-    svc.queue.mark_parked(job.job_id)
+    # In the parked line first, then deferred in RQ's record, from when on the sweeper counts
+    # it as waiting and never queues it again while it is parked. A crash between the two
+    # leaves it started in RQ's record and parked: the sweeper then queues it again too, and
+    # whichever copy starts first runs it (start_job moves it once). The other order would
+    # leave it deferred in no line, which nothing would ever run.
     svc.budget.park(model_id, job.job_id, job_rank)
+    svc.queue.mark_parked(job.job_id)
     message = f"waiting for {model_id}'s quota (0 of {job.plan.n} done)"
     svc.repository.mark_queued(job.job_id, utc_now(), message)
     log.info("job parked until its model's quota has a turn for it", extra={"model": model_id})
