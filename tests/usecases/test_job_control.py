@@ -20,6 +20,7 @@ from imagegen.jobqueue import QUEUE_NAMES
 from imagegen.records import CANCELLED, PENDING
 from imagegen.services import Services, build_services
 from imagegen.submissions import submit_batch, submit_edit, submit_generation
+from localrun import EVERY_MODEL_ACTIVE
 from tests.integration.images import b64, encode, scene
 
 NOVA = "amazon.nova-canvas-v1:0"
@@ -32,7 +33,13 @@ def svc(tmp_path: Path, redis_url: str) -> Iterator[Services]:
     url = redis_url.rsplit("/", 1)[0] + "/9"
     Redis.from_url(url).flushdb()
     services = build_services(
-        Settings.from_env({"IMAGEGEN_DATA_DIR": str(tmp_path), "IMAGEGEN_REDIS_URL": url})
+        Settings.from_env(
+            {
+                "IMAGEGEN_DATA_DIR": str(tmp_path),
+                "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
+                "IMAGEGEN_REDIS_URL": url,
+            }
+        )
     )
     yield services
     services.redis.flushdb()
@@ -111,7 +118,11 @@ def test_cancel_and_retry_refuse_a_job_in_no_state_for_them(svc):
 def test_a_job_redis_does_not_take_is_still_accepted_and_recorded(svc, tmp_path):
     down = build_services(
         Settings.from_env(
-            {"IMAGEGEN_DATA_DIR": str(tmp_path), "IMAGEGEN_REDIS_URL": "redis://127.0.0.1:1/0"}
+            {
+                "IMAGEGEN_DATA_DIR": str(tmp_path),
+                "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
+                "IMAGEGEN_REDIS_URL": "redis://127.0.0.1:1/0",
+            }
         )
     )
     job = submit_generation(down, CALLER, parse_request({"prompt": "a fox", "model": NOVA}), None)

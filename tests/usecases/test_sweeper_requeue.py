@@ -20,6 +20,7 @@ from imagegen.jobqueue import QUEUE_NAMES
 from imagegen.records import utc_timestamp
 from imagegen.services import Services, build_services
 from imagegen.submissions import submit_generation
+from localrun import EVERY_MODEL_ACTIVE
 from worker.sweeper import Sweeper
 
 CALLER = Caller(tenant_id="t1", user_id="u1", request_id="req_test")
@@ -35,6 +36,7 @@ def svc(tmp_path: Path, redis_url: str) -> Iterator[Services]:
         Settings.from_env(
             {
                 "IMAGEGEN_DATA_DIR": str(tmp_path),
+                "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
                 "IMAGEGEN_REDIS_URL": url,
                 "IMAGEGEN_REQUEUE_AFTER_SECONDS": str(REQUEUE_AFTER_SECONDS),
             }

@@ -16,6 +16,7 @@ from imagegen.generation import parse_request, plan_generation
 from imagegen.records import COMPLETED, PENDING, Image, Job, utc_in
 from imagegen.services import Services, build_services
 from imagegen.usage import UsageFigures, parse_usage_query, usage_report
+from localrun import EVERY_MODEL_ACTIVE
 
 NOVA = "amazon.nova-canvas-v1:0"  # up to 5 images a call
 SDXL = "stability.stable-diffusion-xl-v1"  # one image a call
@@ -28,7 +29,13 @@ def svc(tmp_path: Path, redis_url: str) -> Services:
     # The report reads only the repository; Redis is configured because Services has it.
     url = redis_url.rsplit("/", 1)[0] + "/9"
     return build_services(
-        Settings.from_env({"IMAGEGEN_DATA_DIR": str(tmp_path), "IMAGEGEN_REDIS_URL": url})
+        Settings.from_env(
+            {
+                "IMAGEGEN_DATA_DIR": str(tmp_path),
+                "IMAGEGEN_MODEL_LIFECYCLE": EVERY_MODEL_ACTIVE,
+                "IMAGEGEN_REDIS_URL": url,
+            }
+        )
     )
 
 
