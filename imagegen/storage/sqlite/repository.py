@@ -1,7 +1,8 @@
 """SqliteRepository: the Repository interface (imagegen/storage/repository.py) on SQLite.
 
-One connection per operation: the API's threads and the worker's forked processes each open
-their own, and WAL mode lets readers and the single writer proceed together. A state change
+Each thread keeps a connection of its own (the API's threads, and the worker's forked
+processes' threads, never sharing one), writers take turns, and WAL mode lets readers and
+the single writer proceed together (imagegen.storage.sqlite.connection). A state change
 is an UPDATE whose WHERE names the state it moves from, and a change of several records is
 one transaction.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from imagegen.storage.sqlite.codec import (
     tenant_limits_row,
     webhook_row,
 )
+from imagegen.storage.sqlite.connection import Connections
 from imagegen.storage.sqlite.counters import count_image, counted_total, recount, summary
 from imagegen.storage.sqlite.migrations import migrate
 from imagegen.storage.sqlite.schema import SORT_KEYS
@@ -82,24 +84,19 @@ class SqliteRepository:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Kept per thread, and writers taking turns (imagegen.storage.sqlite.connection).
+        self._connections = Connections(path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             migrate(db)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.connection()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taking the write lock at once so reads inside it are current."""
-        with self._connect() as db:
+        with self._connect() as db, self._connections.write():
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -119,7 +116,7 @@ class SqliteRepository:
                 db.execute("COMMIT")
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> bool:
-        with self._connect() as db:
+        with self._connect() as db, self._connections.write():
             return db.execute(sql, params).rowcount == 1
 
     # --- API keys -----------------------------------------------------------------------
