@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
 from app.context import caller, services
 from imagegen import errors, keys, logs
@@ -20,7 +20,7 @@ def require_api_key() -> None:
         raise ServiceError(
             errors.UNAUTHENTICATED, "an API key is required: Authorization: Bearer <key>"
         )
-    api_key = keys.authenticate(services().repository, token.strip())
+    api_key = _verified_keys().authenticate(token.strip())
     if api_key is None:
         raise ServiceError(errors.UNAUTHENTICATED, "the API key is not valid")
     g.tenant_id = api_key.tenant_id
@@ -29,3 +29,15 @@ def require_api_key() -> None:
     g.log_binding = [*g.get("log_binding", []), *logs.bind(tenant_id=api_key.tenant_id)]
     g.rate_limit = admit_request(services(), caller())
     refuse_over_limit(g.rate_limit)
+
+
+_KEY_CACHE = "imagegen.keys"
+
+
+def _verified_keys() -> keys.KeyCache:
+    """The app's cache of verified keys (imagegen.keys.KeyCache: a removed key is refused
+    within KEY_CACHE_TTL_SECONDS), made on the first request."""
+    found: keys.KeyCache | None = current_app.extensions.get(_KEY_CACHE)
+    if found is None:
+        found = current_app.extensions.setdefault(_KEY_CACHE, keys.KeyCache(services().repository))
+    return found

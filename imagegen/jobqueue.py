@@ -74,17 +74,28 @@ class JobQueue:
         self._queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
 
     def enqueue_generation(self, job_id: str, request_id: str, priority: int) -> None:
-        self._queues[queue_name(priority)].enqueue_call(
-            GENERATION_JOB,
-            args=(job_id,),
-            job_id=job_id,
-            # No time limit of RQ's: a job may wait for its model's quota until its deadline
-            # (IMAGEGEN_JOB_DEADLINE_SECONDS), and each model call has its own timeouts.
-            timeout=-1,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-            meta={"request_id": request_id},
-        )
+        self.enqueue_generations([(job_id, request_id, priority)])
+
+    def enqueue_generations(self, jobs: list[tuple[str, str, int]]) -> None:
+        """Queue jobs, each (job id, request id, priority), in one round trip to Redis: RQ
+        alone sends each job as two pipelines (the queue's registration, SADD rq:queues,
+        then the job's hash and the queue push), each waiting for Redis's answer. One
+        transaction (MULTI/EXEC): Redis takes all of them or, failing, none."""
+        with self._redis.pipeline() as pipe:
+            for job_id, request_id, priority in jobs:
+                self._queues[queue_name(priority)].enqueue_call(
+                    GENERATION_JOB,
+                    args=(job_id,),
+                    job_id=job_id,
+                    # No time limit of RQ's: a job may wait for its model's quota until its
+                    # deadline (IMAGEGEN_JOB_DEADLINE_SECONDS); each model call has its own.
+                    timeout=-1,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    meta={"request_id": request_id},
+                    pipeline=pipe,
+                )
+            pipe.execute()
 
     def mark_parked(self, job_id: str) -> None:
         """The job left its queue to wait for its model's turn (quota.ProviderBudget.park):

@@ -10,9 +10,9 @@ import contextvars
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -21,6 +21,8 @@ job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id"
 tenant_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tenant_id", default=None
 )
+
+_ID_VARS = (("request_id", request_id_var), ("job_id", job_id_var), ("tenant_id", tenant_id_var))
 
 # Attributes every LogRecord has; anything else was passed with extra= and is logged as a field.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -33,23 +35,23 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self._service = service
+        # The time to the second, formatted once per second rather than once per line.
+        self._second = -1
+        self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[
-                :-6
-            ]
-            + "Z",
+            "time": f"{self._second_text}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "service": self._service,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name, var in (
-            ("request_id", request_id_var),
-            ("job_id", job_id_var),
-            ("tenant_id", tenant_id_var),
-        ):
+        for name, var in _ID_VARS:
             value = var.get()
             if value is not None:
                 entry[name] = value

@@ -160,19 +160,16 @@ def submit_batch(svc: Services, caller: Caller, body: Any, claim: IdempotencyCla
 
 
 def queue_recorded(svc: Services, jobs: list[Job]) -> None:
-    """Put recorded jobs on their queues. A job Redis does not take stays pending in the
-    record, and the sweeper queues it; the first failure stops the rest, as each further
-    attempt would wait out the same connection timeout."""
-    for job in jobs:
-        try:
-            svc.queue.enqueue_generation(job.job_id, job.request_id, job.priority)
-        except RedisError:
-            log.warning(
-                "could not queue a recorded job; the sweeper will",
-                exc_info=True,
-                extra={"job_id": job.job_id},
-            )
-            return
+    """Put recorded jobs on their queues, all in one round trip to Redis. Jobs Redis does
+    not take stay pending in the record, and the sweeper queues them."""
+    try:
+        svc.queue.enqueue_generations([(job.job_id, job.request_id, job.priority) for job in jobs])
+    except RedisError:
+        log.warning(
+            "could not queue recorded jobs; the sweeper will",
+            exc_info=True,
+            extra={"job_ids": [job.job_id for job in jobs]},
+        )
 
 
 def _bound(

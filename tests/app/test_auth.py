@@ -3,9 +3,13 @@ job, batch or image answers exactly as one that does not exist."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from imagegen import keys
 from imagegen.services import Services
 from tests.app.conftest import assert_error, b64, bearer, create_api_key, png
 
@@ -63,6 +67,23 @@ def test_a_key_that_was_never_made_is_401_and_one_that_was_is_taken(
     assert client.get("/v1/models", headers=bearer(key)).status_code == 200
     for wrong in (key[:-1], key + "x", key.upper(), "igk_" + "A" * 43):
         assert_error(client.get("/v1/models", headers=bearer(wrong)), 401, "AUTH001")
+
+
+def test_a_removed_key_is_refused_within_the_key_cache_ttl(
+    app: Flask, client: FlaskClient, services: Services
+) -> None:
+    # The app trusts a verified key for KEY_CACHE_TTL_SECONDS (imagegen.keys.KeyCache); the
+    # cache is given a clock of the test's, as the app would otherwise make it.
+    now = [0.0]
+    app.extensions["imagegen.keys"] = keys.KeyCache(services.repository, clock=lambda: now[0])
+    key = create_api_key(services, "tenant-a")
+    assert client.get("/v1/models", headers=bearer(key)).status_code == 200
+    with sqlite3.connect(services.settings.database_path) as db:
+        db.execute("DELETE FROM api_keys WHERE key_hash = ?", (keys.hash_key(key),))
+    now[0] += keys.KEY_CACHE_TTL_SECONDS - 0.5
+    assert client.get("/v1/models", headers=bearer(key)).status_code == 200
+    now[0] += 0.5
+    assert_error(client.get("/v1/models", headers=bearer(key)), 401, "AUTH001")
 
 
 # --- tenant isolation ------------------------------------------------------------------------
