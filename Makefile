@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install redis chromium run test lint infra-check format lock deploy-preflight deploy destroy clean
+.PHONY: help install redis chromium wrk run test lint infra-check format lock bench-submit deploy-preflight deploy destroy clean
 
 help:
 	@echo "make run     - install what is missing and serve the API at http://127.0.0.1:8000"
@@ -13,6 +13,7 @@ help:
 	@echo "make deploy ENV=dev|prod - build and push the image, terraform apply (see README)"
 	@echo "make destroy ENV=dev|prod - terraform destroy"
 	@echo "make format  - ruff format and fix"
+	@echo "make bench-submit - the async submit path against a hello-world route (bench/RESULTS.md)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +39,18 @@ redis:
 chromium:
 	$(call require_program,chromium,chromium)
 
+# The load generator of bench.submit_path.
+wrk:
+	$(call require_program,wrk,wrk)
+
 run: install redis
 	scripts/run-local.sh
 
 test: install redis chromium lint infra-check
 	$(PY) -m pytest -q
+
+bench-submit: install redis wrk
+	$(PY) -m bench.submit_path
 
 # checkov lives in its own virtualenv: its dependencies would pin the service's.
 CHECKOV_VERSION := 3.3.30
