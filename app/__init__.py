@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         usage,
         webhooks,
     )
-    from app.query_params import refuse_unknown_query_parameters
+    from app.query_params import declared_query_parameters, refuse_unknown_query_parameters
     from app.rate_limit_fields import add_rate_limit_fields
 
     errors.register(app)
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         g.log_binding = logs.bind(request_id=g.request_id)
 
     # After the request id is set, so the refusal carries it.
+    declared_query_parameters()
     app.before_request(refuse_unknown_query_parameters)
 
     app.after_request(add_rate_limit_fields)
