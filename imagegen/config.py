@@ -11,9 +11,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagegen import catalog, model_lifecycle
+from imagegen import catalog, model_lifecycle, model_regions
 from imagegen.catalog import Lifecycle
 from imagegen.model_lifecycle import DefaultChoice
+from imagegen.model_regions import Route
 from imagegen.quota import parse_quotas
 from imagegen.webhooks.destinations import parse_allowed_hosts
 
@@ -91,6 +92,22 @@ def _default_model(env: dict[str, str], overrides: dict[str, Lifecycle]) -> Defa
         raise ConfigError(f"IMAGEGEN_DEFAULT_MODEL: {exc}") from exc
 
 
+def _model_routes(env: dict[str, str], aws_region: str) -> dict[str, Route]:
+    """Every model's region and invoke id, checked once at start (imagegen.model_regions)."""
+    try:
+        regions = model_regions.parse_regions(env.get("IMAGEGEN_MODEL_REGIONS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_MODEL_REGIONS: {exc}") from exc
+    try:
+        profiles = model_regions.parse_profiles(env.get("IMAGEGEN_INFERENCE_PROFILES", ""))
+        return {
+            model_id: model_regions.route(model_id, aws_region, regions, profiles)
+            for model_id in catalog.MODELS
+        }
+    except ValueError as exc:
+        raise ConfigError(f"IMAGEGEN_INFERENCE_PROFILES: {exc}") from exc
+
+
 def _allowed_hosts(env: dict[str, str]) -> frozenset[tuple[str, int]]:
     try:
         return parse_allowed_hosts(env.get("IMAGEGEN_WEBHOOK_ALLOWED_HOSTS", ""))
@@ -116,6 +133,8 @@ class Settings:
     signed_url_ttl_seconds: int
     worker_concurrency: int
     aws_region: str
+    # Where each model of the catalogue is called, and the id it is invoked by.
+    model_routes: dict[str, Route]
     bedrock_max_attempts: int
     bedrock_read_timeout_seconds: float
     bedrock_backoff_base_seconds: float
@@ -164,6 +183,10 @@ class Settings:
     # 0): such a tenant's credits are not metered.
     default_credits: int | None
 
+    def route(self, model_id: str) -> Route:
+        """A model outside the catalogue (none reaches the worker) is called in AWS_REGION."""
+        return self.model_routes.get(model_id) or Route(self.aws_region, model_id)
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -182,6 +205,7 @@ class Settings:
         data_dir = Path(env.get("IMAGEGEN_DATA_DIR", "var")).resolve()
         lifecycle_overrides = _lifecycle_overrides(env)
         default_choice = _default_model(env, lifecycle_overrides)
+        aws_region = env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
         settings = cls(
             environment=env.get("IMAGEGEN_ENV", "development"),
             redis_url=env.get("IMAGEGEN_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -197,7 +221,8 @@ class Settings:
             sync_wait_seconds=_float(env, "IMAGEGEN_SYNC_WAIT_SECONDS", 60.0),
             signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
             worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 64),
-            aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            aws_region=aws_region,
+            model_routes=_model_routes(env, aws_region),
             bedrock_max_attempts=_int(env, "IMAGEGEN_BEDROCK_MAX_ATTEMPTS", 4),
             bedrock_read_timeout_seconds=_float(
                 env, "IMAGEGEN_BEDROCK_READ_TIMEOUT_SECONDS", 120.0

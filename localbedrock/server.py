@@ -33,6 +33,8 @@ RECORD_LIMIT = 500
 _BASE64_ELIDE_OVER = 200
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _JSON_TYPES = ("application/json", "*/*")
+# SigV4's credential scope: Credential=<key id>/<date>/<region>/<service>/aws4_request.
+_SIGNED_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -93,6 +95,12 @@ def _check_media_types() -> None:
                 "ValidationException",
                 f"The provided {label} {value} is not supported; use application/json.",
             )
+
+
+def signed_region(authorization: str) -> str | None:
+    """The region a SigV4-signed request was signed for: the one the client called."""
+    match = _SIGNED_REGION.search(authorization)
+    return match.group(1) if match else None
 
 
 def _parse_body(raw: bytes) -> Any:
@@ -176,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 "request_id": request_id,
                 "time": answered_at,
                 "model_id": model_id,
+                "region": signed_region(request.headers.get("Authorization", "")),
                 "task": task,
                 "body": elide_base64(body),
                 "status": response.status_code,

@@ -73,7 +73,7 @@ def warm_up() -> None:
     """Build the adapters before forking. The parent never opens a connection with them,
     so the forked processes share no live sockets (redis-py also resets pools after fork)."""
     services()
-    _models()
+    _models().make_clients()
     tenant_slots()
 
 

@@ -1,7 +1,9 @@
 """Calls Bedrock's InvokeModel through boto3 and maps its outcomes to our error codes.
 
-The endpoint comes from boto3's own configuration, so AWS_ENDPOINT_URL_BEDROCK_RUNTIME points
-the same code at the local model endpoint. Retries are ours rather than botocore's because
+Each model is called in its own region (Settings.route: the catalogue's, or
+IMAGEGEN_MODEL_REGIONS), by its inference profile's id when one is configured, through one
+client per region. The endpoint comes from boto3's own configuration, so
+AWS_ENDPOINT_URL_BEDROCK_RUNTIME points every region's client at the local model endpoint. Retries are ours rather than botocore's because
 botocore does not retry ModelNotReadyException and we want the attempt count and backoff
 under one configuration.
 
@@ -76,10 +78,10 @@ class CallStopped(Exception):
     """The run stopped while the call waited: nothing was sent, nobody awaits the result."""
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: Settings, region: str) -> Any:
     return boto3.client(
         "bedrock-runtime",
-        region_name=settings.aws_region,
+        region_name=region,
         config=Config(
             connect_timeout=5,
             read_timeout=settings.bedrock_read_timeout_seconds,
@@ -92,6 +94,24 @@ def make_client(settings: Settings) -> Any:
     )
 
 
+class RegionalClients:
+    """One bedrock-runtime client per region, made at its first call: a client holds its
+    own connection pool, which every call to that region shares."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._clients: dict[str, Any] = {}
+        # boto3's default session is not safe to create clients from on several threads.
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str) -> Any:
+        with self._lock:
+            client = self._clients.get(region)
+            if client is None:
+                client = self._clients[region] = make_client(self._settings, region)
+            return client
+
+
 class BedrockImageModels:
     """Generates images for one model call, with retries for transient provider errors."""
 
@@ -99,13 +119,20 @@ class BedrockImageModels:
         self,
         settings: Settings,
         budget: ProviderBudget,
-        client: Any | None = None,
+        clients: Callable[[str], Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """clients: the bedrock-runtime client for a region (RegionalClients by default)."""
         self._settings = settings
         self._budget = budget
-        self._client = client if client is not None else make_client(settings)
+        self._clients = clients if clients is not None else RegionalClients(settings)
         self._sleep = sleep
+
+    def make_clients(self) -> None:
+        """Make every region's client now: done before the worker forks, each process
+        inherits them instead of loading botocore's service model itself."""
+        for region in sorted({route.region for route in self._settings.model_routes.values()}):
+            self._clients(region)
 
     def generate(
         self,
@@ -212,8 +239,9 @@ class BedrockImageModels:
             raise CallStopped()
 
     def _invoke(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._client.invoke_model(
-            modelId=model_id,
+        route = self._settings.route(model_id)
+        response = self._clients(route.region).invoke_model(
+            modelId=route.invoke_id,
             body=json.dumps(body),
             contentType="application/json",
             accept="application/json",

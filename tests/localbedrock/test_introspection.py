@@ -7,7 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+import boto3
 import pytest
+import requests
 
 from localbedrock import Settings, create_app
 from localbedrock.server import RECORD_LIMIT
@@ -101,3 +103,24 @@ def test_stderr_has_one_json_line_per_call_without_images(
     }
     assert datetime.fromisoformat(entry["time"]).tzinfo is not None
     assert max(len(line) for line in endpoint.log_path.read_text().splitlines()) < 1000
+
+
+def test_each_call_records_the_region_it_was_signed_for(endpoint: Any, body_for: Any) -> None:
+    endpoint.local("DELETE", "/_local/requests")
+    west = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=endpoint.url,
+        region_name="us-west-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    west.invoke_model(modelId=f"us.{SD35}", body=json.dumps(body_for(SD35, "west", seed=1)))
+    endpoint.client().invoke_model(modelId=NOVA, body=json.dumps(body_for(NOVA, "east", seed=1)))
+    unsigned = requests.post(f"{endpoint.url}/model/{NOVA}/invoke", json=body_for(NOVA, "x"))
+    assert unsigned.status_code == 200
+
+    assert [(c["model_id"], c["region"]) for c in endpoint.recorded()] == [
+        (f"us.{SD35}", "us-west-2"),
+        (NOVA, "us-east-1"),
+        (NOVA, None),
+    ]

@@ -50,7 +50,8 @@ def make_models(
         if sleep is not None:
             sleep(seconds)
 
-    return BedrockImageModels(settings, budget, client=_client(endpoint), sleep=record)
+    client = _client(endpoint)
+    return BedrockImageModels(settings, budget, clients=lambda region: client, sleep=record)
 
 
 def window(seconds: float = 30) -> CallWindow:

@@ -190,6 +190,21 @@ locals {
     "dynamodb:UpdateItem",
   ]
 
+  # A model is invoked directly in its region, or through its inference profile, which needs
+  # the profile's ARN in the region it is invoked from and the model's in every region the
+  # profile routes to (Bedrock user guide, "Prerequisites for inference profiles").
+  bedrock_foundation_model_arns = sort(distinct(flatten([
+    for id, m in var.bedrock_models : [
+      for region in(m.inference_profile_id == null ? [m.region] : m.profile_regions) :
+      "arn:${local.partition}:bedrock:${region}::foundation-model/${id}"
+    ]
+  ])))
+  bedrock_inference_profile_arns = sort([
+    for m in values(var.bedrock_models) :
+    "arn:${local.partition}:bedrock:${m.region}:${local.account_id}:inference-profile/${m.inference_profile_id}"
+    if m.inference_profile_id != null
+  ])
+
   # Exactly what the application calls: Bedrock InvokeModel, PutMetricData into its own
   # namespace, and item/object access to the stores it is given.
   task_policy_statements = [
@@ -200,7 +215,7 @@ locals {
           Sid      = "InvokeBedrockModels"
           Effect   = "Allow"
           Action   = ["bedrock:InvokeModel"]
-          Resource = [for id in var.bedrock_model_ids : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"]
+          Resource = concat(local.bedrock_foundation_model_arns, local.bedrock_inference_profile_arns)
         }
       },
       {

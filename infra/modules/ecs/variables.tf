@@ -176,13 +176,30 @@ variable "secrets" {
   }
 }
 
-variable "bedrock_model_ids" {
-  description = "Bedrock foundation model IDs the worker may invoke in this region (e.g. amazon.nova-canvas-v1:0)."
-  type        = list(string)
+variable "bedrock_models" {
+  description = "The Bedrock models the worker invokes, by foundation model id (e.g. amazon.nova-canvas-v1:0): the region it calls each in and, for one called through a cross-region inference profile, the profile's id and the regions the profile routes to."
+  type = map(object({
+    region               = string
+    inference_profile_id = optional(string)
+    profile_regions      = optional(list(string), [])
+  }))
 
   validation {
-    condition     = length(var.bedrock_model_ids) > 0 && alltrue([for id in var.bedrock_model_ids : can(regex("^[a-z0-9-]+\\.[A-Za-z0-9._:-]+$", id))])
-    error_message = "bedrock_model_ids must be a non-empty list of foundation model IDs such as amazon.nova-canvas-v1:0."
+    condition     = length(var.bedrock_models) > 0 && alltrue([for id in keys(var.bedrock_models) : can(regex("^[a-z0-9-]+\\.[A-Za-z0-9._:-]+$", id))])
+    error_message = "bedrock_models must name at least one foundation model id such as amazon.nova-canvas-v1:0."
+  }
+
+  validation {
+    condition = alltrue([
+      for m in values(var.bedrock_models) : alltrue([for r in concat([m.region], m.profile_regions) : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]{1,2}$", r))])
+    ])
+    error_message = "Every region in bedrock_models must be a region name such as us-west-2."
+  }
+
+  validation {
+    # AWS requires the model's ARN in each region the profile routes to; without them every call is denied.
+    condition     = alltrue([for m in values(var.bedrock_models) : (m.inference_profile_id == null) == (length(m.profile_regions) == 0)])
+    error_message = "A model with an inference_profile_id needs its profile_regions, and only such a model has them."
   }
 }
 

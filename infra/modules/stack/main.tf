@@ -16,6 +16,19 @@ locals {
     for name, value in var.default_tenant_limits : name => value == null ? "" : tostring(value)
   }
 
+  bedrock_models = {
+    for model, m in var.bedrock_models : model => {
+      region               = m.region
+      inference_profile_id = m.inference_profile == null ? null : "${m.inference_profile}.${model}"
+      profile_regions      = m.profile_regions
+    }
+  }
+  # An interface endpoint serves its own region only: calls to other regions go through NAT.
+  interface_endpoints = [
+    for service in var.interface_endpoints : service
+    if service != "bedrock-runtime" || contains([for m in values(var.bedrock_models) : m.region], local.region)
+  ]
+
   # Settings both roles read; secrets travel separately, from Secrets Manager.
   app_environment = merge({
     IMAGEGEN_ENV                          = var.certificate_arn == null ? "development" : "production"
@@ -36,6 +49,8 @@ locals {
     IMAGEGEN_BEDROCK_BACKOFF_BASE_SECONDS = "0.5"
     IMAGEGEN_BEDROCK_BACKOFF_CAP_SECONDS  = "8"
     IMAGEGEN_BEDROCK_QUOTAS               = join(",", [for model, rpm in var.bedrock_quotas : "${model}=${rpm}"])
+    IMAGEGEN_MODEL_REGIONS                = join(",", [for model, m in var.bedrock_models : "${model}=${m.region}"])
+    IMAGEGEN_INFERENCE_PROFILES           = join(",", [for model, m in var.bedrock_models : "${model}=${m.inference_profile}" if m.inference_profile != null])
     IMAGEGEN_BEDROCK_DEFAULT_RPM          = var.bedrock_default_rpm == null ? "" : tostring(var.bedrock_default_rpm)
     IMAGEGEN_JOB_DEADLINE_SECONDS         = tostring(var.job_deadline_seconds)
     IMAGEGEN_METRICS_INTERVAL_SECONDS     = "60"
@@ -208,7 +223,7 @@ module "network" {
   name                = var.name
   az_count            = var.az_count
   single_nat_gateway  = var.single_nat_gateway
-  interface_endpoints = var.interface_endpoints
+  interface_endpoints = local.interface_endpoints
   # Network forensics often look back further than application logs do.
   flow_log_retention_days = 365
   flow_log_kms_key_arn    = aws_kms_key.this.arn
@@ -271,7 +286,7 @@ module "ecs" {
   api_environment                = { IMAGEGEN_ROLE = "api" }
   worker_environment             = { IMAGEGEN_ROLE = "worker" }
   secrets                        = local.app_secrets
-  bedrock_model_ids              = var.bedrock_model_ids
+  bedrock_models                 = local.bedrock_models
   metrics_namespace              = local.metrics_namespace
   kms_key_arns                   = [aws_kms_key.this.arn]
   s3_bucket_arns                 = [module.data.bucket_arn]

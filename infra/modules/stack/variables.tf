@@ -174,18 +174,31 @@ variable "gunicorn_threads" {
   default     = 32
 }
 
-variable "bedrock_model_ids" {
-  description = "Bedrock models the workers may invoke; the task role allows exactly these."
-  type        = list(string)
-  default = [
-    "amazon.nova-canvas-v1:0",
-    "amazon.titan-image-generator-v1",
-    "amazon.titan-image-generator-v2:0",
-    "stability.stable-diffusion-xl-v1",
-    "stability.sd3-5-large-v1:0",
-    "stability.stable-image-core-v1:1",
-    "stability.stable-image-ultra-v1:1",
-  ]
+variable "bedrock_models" {
+  description = "Bedrock models the workers may invoke, by model id, and where: `region` to call it in (IMAGEGEN_MODEL_REGIONS) and optionally `inference_profile` (us, eu or apac: the worker invokes <profile>.<model id> from `region`, IMAGEGEN_INFERENCE_PROFILES) with `profile_regions`, the regions that profile routes to (aws bedrock get-inference-profile). The task role allows exactly these."
+  type = map(object({
+    region            = string
+    inference_profile = optional(string)
+    profile_regions   = optional(list(string), [])
+  }))
+  # Each model's home region (docs/models.md, "Regions"), without profiles.
+  default = {
+    "amazon.nova-canvas-v1:0"           = { region = "us-east-1" }
+    "amazon.titan-image-generator-v1"   = { region = "us-east-1" }
+    "amazon.titan-image-generator-v2:0" = { region = "us-east-1" }
+    "stability.stable-diffusion-xl-v1"  = { region = "us-west-2" }
+    "stability.sd3-5-large-v1:0"        = { region = "us-west-2" }
+    "stability.stable-image-core-v1:1"  = { region = "us-west-2" }
+    "stability.stable-image-ultra-v1:1" = { region = "us-west-2" }
+  }
+
+  validation {
+    # A geography's profile is invoked from one of its regions.
+    condition = alltrue([
+      for m in values(var.bedrock_models) : m.inference_profile == null || try(startswith(m.region, { us = "us-", eu = "eu-", apac = "ap-" }[m.inference_profile]), false)
+    ])
+    error_message = "inference_profile is us, eu or apac, and the model's region lies in it (us-*, eu-*, ap-*)."
+  }
 }
 
 variable "bedrock_quotas" {

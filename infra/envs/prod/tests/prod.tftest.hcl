@@ -77,14 +77,32 @@ run "task_role_allows_exactly_what_the_code_calls" {
   assert {
     condition = toset(flatten([
       for s in jsondecode(module.stack.task_role_policy_json).Statement : s.Resource if contains(flatten([s.Action]), "bedrock:InvokeModel")
-      ])) == toset([
-      for id in [
-        "amazon.nova-canvas-v1:0", "amazon.titan-image-generator-v1", "amazon.titan-image-generator-v2:0",
-        "stability.stable-diffusion-xl-v1", "stability.sd3-5-large-v1:0",
-        "stability.stable-image-core-v1:1", "stability.stable-image-ultra-v1:1",
-      ] : "arn:aws:bedrock:us-east-1::foundation-model/${id}"
-    ])
-    error_message = "bedrock:InvokeModel must cover exactly the seven supported models."
+      ])) == toset(concat(
+      [
+        for id in ["amazon.nova-canvas-v1:0", "amazon.titan-image-generator-v1", "amazon.titan-image-generator-v2:0"] :
+        "arn:aws:bedrock:us-east-1::foundation-model/${id}"
+      ],
+      [
+        for id in [
+          "stability.stable-diffusion-xl-v1", "stability.sd3-5-large-v1:0",
+          "stability.stable-image-core-v1:1", "stability.stable-image-ultra-v1:1",
+        ] : "arn:aws:bedrock:us-west-2::foundation-model/${id}"
+      ],
+    ))
+    error_message = "bedrock:InvokeModel must cover exactly the seven supported models, each in its home region."
+  }
+
+  assert {
+    condition = (
+      module.stack.app_environment.IMAGEGEN_MODEL_REGIONS == join(",", [
+        "amazon.nova-canvas-v1:0=us-east-1", "amazon.titan-image-generator-v1=us-east-1",
+        "amazon.titan-image-generator-v2:0=us-east-1", "stability.sd3-5-large-v1:0=us-west-2",
+        "stability.stable-diffusion-xl-v1=us-west-2", "stability.stable-image-core-v1:1=us-west-2",
+        "stability.stable-image-ultra-v1:1=us-west-2",
+      ])
+      && module.stack.app_environment.IMAGEGEN_INFERENCE_PROFILES == ""
+    )
+    error_message = "The workers must be told the regions the task role allows, and no profiles by default."
   }
 }
 

@@ -37,7 +37,10 @@ variables {
     IMAGEGEN_URL_SIGNING_SECRET     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/app-GhIjKl:signing_key::"
     IMAGEGEN_WEBHOOK_SIGNING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagegen/webhook-MnOpQr"
   }
-  bedrock_model_ids = ["amazon.nova-canvas-v1:0", "amazon.titan-image-generator-v2:0"]
+  bedrock_models = {
+    "amazon.nova-canvas-v1:0"           = { region = "us-east-1" }
+    "amazon.titan-image-generator-v2:0" = { region = "us-east-1" }
+  }
   metrics_namespace = "ImageGen"
 }
 
@@ -100,6 +103,47 @@ run "task_role_allows_only_bedrock_and_metrics_by_default" {
     condition     = aws_iam_role_policy.task.policy == output.task_role_policy_json
     error_message = "The output must be the policy actually attached to the task role."
   }
+}
+
+run "models_in_other_regions_and_through_profiles_are_allowed_exactly_there" {
+  command = plan
+
+  variables {
+    bedrock_models = {
+      "amazon.nova-canvas-v1:0"           = { region = "us-east-1" }
+      "stability.stable-image-ultra-v1:1" = { region = "us-west-2" }
+      "stability.sd3-5-large-v1:0" = {
+        region               = "us-east-1"
+        inference_profile_id = "us.stability.sd3-5-large-v1:0"
+        profile_regions      = ["us-east-1", "us-west-2"]
+      }
+    }
+  }
+
+  assert {
+    condition = toset(one([
+      for s in jsondecode(output.task_role_policy_json).Statement : s.Resource if contains(s.Action, "bedrock:InvokeModel")
+      ])) == toset([
+      "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-ultra-v1:1",
+      "arn:aws:bedrock:us-east-1::foundation-model/stability.sd3-5-large-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/stability.sd3-5-large-v1:0",
+      "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.stability.sd3-5-large-v1:0",
+    ])
+    error_message = "Each model must be allowed in its own region, or through its profile (invoked in its region) and in each region the profile routes to, and nowhere else."
+  }
+}
+
+run "a_profile_without_its_regions_is_refused" {
+  command = plan
+
+  variables {
+    bedrock_models = {
+      "stability.sd3-5-large-v1:0" = { region = "us-west-2", inference_profile_id = "us.stability.sd3-5-large-v1:0" }
+    }
+  }
+
+  expect_failures = [var.bedrock_models]
 }
 
 run "task_and_execution_roles_are_separate" {
