@@ -16,7 +16,16 @@ INPAINT = "inpaint"
 OUTPAINT = "outpaint"
 VARIATION = "variation"
 REMOVE_BACKGROUND = "remove_background"
-EDIT_TASKS = (IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND)
+# The Stability AI Image Services' own tasks; an upscale's mode names the service.
+UPSCALE = "upscale"
+SEARCH_REPLACE = "search_replace"
+SEARCH_RECOLOR = "search_recolor"
+ERASE = "erase"
+EDIT_TASKS = (
+    IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND,
+    UPSCALE, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE,
+)  # fmt: skip
+UPSCALE_MODES = ("fast", "conservative", "creative")
 
 # Seed 004's sizes, as (width, height).
 SEED_SIZES: dict[str, tuple[int, int]] = {
@@ -91,6 +100,39 @@ class NovaSizeRule:
 
 
 @dataclass(frozen=True)
+class InputRule:
+    """What an image service takes as its input image; the output is made from it."""
+
+    min_side: int
+    max_side: int | None
+    min_pixels: int
+    max_pixels: int
+    max_ratio: float | None  # longer side / shorter side
+
+    def problem(self, width: int, height: int) -> str | None:
+        """Why width x height is refused, or None."""
+        sides = f"{self.min_side}-{self.max_side}" if self.max_side else f"at least {self.min_side}"
+        if min(width, height) < self.min_side or (
+            self.max_side is not None and max(width, height) > self.max_side
+        ):
+            return f"each side must be {sides} px"
+        if not self.min_pixels <= width * height <= self.max_pixels:
+            return f"the pixel count must be {self.min_pixels}-{self.max_pixels}"
+        if self.max_ratio is not None and max(width, height) / min(width, height) > self.max_ratio:
+            return f"the aspect ratio must be between 1:{self.max_ratio} and {self.max_ratio}:1"
+        return None
+
+    def describe(self) -> str:
+        sides = f"{self.min_side}-{self.max_side}" if self.max_side else f"at least {self.min_side}"
+        ratio = (
+            f", aspect ratio between 1:{self.max_ratio} and {self.max_ratio}:1"
+            if self.max_ratio
+            else ""
+        )
+        return f"input: each side {sides} px, {self.min_pixels}-{self.max_pixels} pixels{ratio}"
+
+
+@dataclass(frozen=True)
 class PriceTier:
     """USD per image up to max_pixels (None: no upper bound)."""
 
@@ -103,7 +145,7 @@ class PriceTier:
 class ModelSpec:
     model_id: str
     name: str
-    family: str  # stability-sdxl | stability-v2 | titan | nova: selects the request builder
+    family: str  # stability-sdxl | stability-v2 | stability-services | titan | nova: the builder
     tasks: tuple[str, ...]
     max_images_per_call: int
     max_prompt_chars: int
@@ -124,6 +166,16 @@ class ModelSpec:
     mask_prompt: bool = False
     max_reference_images: int = 0
     similarity_strength: bool = False
+    # Stability's image services (family stability-services): the input image's rule, every
+    # body field AWS's page lists for the service and those it requires, the upscale mode the
+    # service is, its creativity range, and the factor its output grows by per side where
+    # the page gives one.
+    input_rule: InputRule | None = None
+    body_fields: tuple[str, ...] = ()
+    required_fields: tuple[str, ...] = ()
+    upscale_mode: str | None = None
+    creativity_range: tuple[float, float] | None = None
+    upscale_factor: int | None = None
     # The AWS regions the model is offered in, the first its home (docs/models.md,
     # "Regions"); empty: not recorded, so it is called in AWS_REGION.
     regions: tuple[str, ...] = ()
@@ -161,10 +213,12 @@ class ModelSpec:
     def describe(self) -> dict[str, Any]:
         """The model as GET /v1/models shows it."""
         sizes: dict[str, Any] = {"seed_sizes": {}}
-        for name, (w, h) in SEED_SIZES.items():
+        for name, (w, h) in SEED_SIZES.items() if self.fixed_sizes else ():
             rw, rh = self.size_for(w, h)
             sizes["seed_sizes"][name] = f"{rw}x{rh}"
-        if self.size_rule is not None:
+        if self.input_rule is not None:
+            sizes["rule"] = self.input_rule.describe()
+        elif self.size_rule is not None:
             sizes["rule"] = self.size_rule.describe()
         else:
             sizes["allowed"] = self.allowed_sizes()
@@ -200,6 +254,12 @@ class ModelSpec:
                 "mask_prompt": self.mask_prompt,
                 "max_reference_images": self.max_reference_images,
                 "similarity_strength": self.similarity_strength,
+                "upscale_mode": self.upscale_mode,
+                "creativity": (
+                    {"min": self.creativity_range[0], "max": self.creativity_range[1]}
+                    if self.creativity_range
+                    else None
+                ),
             },
             "pricing": [
                 {
@@ -210,6 +270,25 @@ class ModelSpec:
                 for t in self.price_tiers
             ],
         }
+
+
+# Stability AI Image Services, from AWS's page "Stability AI Image Services"
+# (docs/models.md cites it per field). Prices: not readable on AWS's pricing page here,
+# taken from a third-party transcription of it, so unverified (docs/models.md).
+_EDIT_INPUT = InputRule(64, None, 0, 9_437_184, 2.5)
+
+
+def _stability_service(*, price_usd: float, **facts: Any) -> ModelSpec:
+    """One image service: one image per call, 10,000-character prompts, seeds to 2^32 - 2."""
+    return ModelSpec(
+        family="stability-services",
+        max_images_per_call=1,
+        max_prompt_chars=10000,
+        max_negative_prompt_chars=10000,
+        seed_max=4_294_967_294,
+        price_tiers=(PriceTier(None, price_usd, price_usd),),
+        **facts,
+    )
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -337,6 +416,111 @@ MODELS: dict[str, ModelSpec] = {
             ),
             hd_quality="quality 'premium'",
         ),
+        _stability_service(
+            model_id="stability.stable-fast-upscale-v1:0",
+            name="Stable Image Fast Upscale",
+            tasks=(UPSCALE,),
+            upscale_mode="fast",
+            upscale_factor=4,
+            input_rule=InputRule(32, 1536, 1024, 1_048_576, None),
+            body_fields=("image", "output_format"),
+            required_fields=("image", "output_format"),
+            price_usd=0.03,
+        ),
+        _stability_service(
+            model_id="stability.stable-conservative-upscale-v1:0",
+            name="Stable Image Conservative Upscale",
+            tasks=(UPSCALE,),
+            upscale_mode="conservative",
+            creativity_range=(0.1, 0.5),
+            input_rule=_EDIT_INPUT,
+            body_fields=(
+                "prompt",
+                "image",
+                "creativity",
+                "negative_prompt",
+                "seed",
+                "output_format",
+            ),
+            required_fields=("prompt", "image"),
+            price_usd=0.40,
+        ),
+        _stability_service(
+            model_id="stability.stable-creative-upscale-v1:0",
+            name="Stable Image Creative Upscale",
+            tasks=(UPSCALE,),
+            upscale_mode="creative",
+            creativity_range=(0.1, 0.5),
+            style_presets=SDXL_STYLE_PRESETS,
+            input_rule=InputRule(64, None, 4096, 1_048_576, None),
+            body_fields=(
+                "prompt",
+                "image",
+                "creativity",
+                "negative_prompt",
+                "seed",
+                "output_format",
+                "style_preset",
+            ),
+            required_fields=("prompt", "image"),
+            price_usd=0.60,
+        ),
+        _stability_service(
+            model_id="stability.stable-image-remove-background-v1:0",
+            name="Stable Image Remove Background",
+            tasks=(REMOVE_BACKGROUND,),
+            input_rule=_EDIT_INPUT,
+            body_fields=("image", "output_format"),
+            required_fields=("image",),
+            price_usd=0.07,
+        ),
+        _stability_service(
+            model_id="stability.stable-image-search-replace-v1:0",
+            name="Stable Image Search and Replace",
+            tasks=(SEARCH_REPLACE,),
+            style_presets=SDXL_STYLE_PRESETS,
+            input_rule=_EDIT_INPUT,
+            body_fields=(
+                "prompt",
+                "image",
+                "search_prompt",
+                "style_preset",
+                "negative_prompt",
+                "seed",
+                "output_format",
+                "grow_mask",
+            ),
+            required_fields=("prompt", "image", "search_prompt"),
+            price_usd=0.07,
+        ),
+        _stability_service(
+            model_id="stability.stable-image-search-recolor-v1:0",
+            name="Stable Image Search and Recolor",
+            tasks=(SEARCH_RECOLOR,),
+            style_presets=SDXL_STYLE_PRESETS,
+            input_rule=_EDIT_INPUT,
+            body_fields=(
+                "prompt",
+                "image",
+                "select_prompt",
+                "style_preset",
+                "negative_prompt",
+                "seed",
+                "output_format",
+                "grow_mask",
+            ),
+            required_fields=("prompt", "image", "select_prompt"),
+            price_usd=0.07,
+        ),
+        _stability_service(
+            model_id="stability.stable-image-erase-object-v1:0",
+            name="Stable Image Erase Object",
+            tasks=(ERASE,),
+            input_rule=_EDIT_INPUT,
+            body_fields=("image", "seed", "output_format", "mask", "grow_mask"),
+            required_fields=("image",),
+            price_usd=0.07,
+        ),
     )
 }
 
@@ -367,6 +551,19 @@ LIFECYCLE: dict[str, Lifecycle] = {
     "stability.sd3-5-large-v1:0": Lifecycle(ACTIVE),
     "stability.stable-image-core-v1:1": Lifecycle(ACTIVE),
     "stability.stable-image-ultra-v1:1": Lifecycle(ACTIVE),
+    # The image services' model cards say "Model lifecycle: Active", "Model EOL date: N/A".
+    **{
+        model_id: Lifecycle(ACTIVE)
+        for model_id in (
+            "stability.stable-fast-upscale-v1:0",
+            "stability.stable-conservative-upscale-v1:0",
+            "stability.stable-creative-upscale-v1:0",
+            "stability.stable-image-remove-background-v1:0",
+            "stability.stable-image-search-replace-v1:0",
+            "stability.stable-image-search-recolor-v1:0",
+            "stability.stable-image-erase-object-v1:0",
+        )
+    },
     # v1 is older than v2 and no page lists it as offered; EOL, date unknown.
     "amazon.titan-image-generator-v1": Lifecycle(EOL, successor="stability.stable-image-core-v1:1"),
     "amazon.titan-image-generator-v2:0": Lifecycle(
@@ -394,6 +591,11 @@ def resolve(model_id: str) -> tuple[ModelSpec | None, str | None]:
         )
         return MODELS[target], note
     return MODELS.get(model_id), None
+
+
+def upscale_model(mode: str) -> str | None:
+    """The model id of the upscale service of this mode (fast | conservative | creative)."""
+    return next((m.model_id for m in MODELS.values() if m.upscale_mode == mode), None)
 
 
 def models_for(task: str) -> list[str]:

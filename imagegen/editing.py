@@ -52,12 +52,20 @@ DEFAULT_IMAGE_STRENGTH = 0.5  # the seed's default
 _TASK_PARAMETERS: dict[str, frozenset[str]] = {
     "image_strength": frozenset({catalog.IMAGE_TO_IMAGE}),
     "similarity_strength": frozenset({catalog.VARIATION}),
-    "mask_image_id": frozenset({catalog.INPAINT, catalog.OUTPAINT}),
-    "mask_image_base64": frozenset({catalog.INPAINT, catalog.OUTPAINT}),
+    "mask_image_id": frozenset({catalog.INPAINT, catalog.OUTPAINT, catalog.ERASE}),
+    "mask_image_base64": frozenset({catalog.INPAINT, catalog.OUTPAINT, catalog.ERASE}),
     "mask_prompt": frozenset({catalog.INPAINT, catalog.OUTPAINT}),
     "extend": frozenset({catalog.OUTPAINT}),
-    "mode": frozenset({catalog.OUTPAINT}),
+    "mode": frozenset({catalog.OUTPAINT, catalog.UPSCALE}),
+    "creativity": frozenset({catalog.UPSCALE}),
+    "search_prompt": frozenset({catalog.SEARCH_REPLACE}),
+    "select_prompt": frozenset({catalog.SEARCH_RECOLOR}),
 }
+_MODES: dict[str, tuple[str, ...]] = {
+    catalog.OUTPAINT: ("default", "precise"),
+    catalog.UPSCALE: catalog.UPSCALE_MODES,
+}
+DEFAULT_UPSCALE_MODE = "fast"  # the one that needs no prompt, and the cheapest
 # Background removal takes an image and nothing else that shapes the output.
 _NOT_FOR_BACKGROUND_REMOVAL = (
     "prompt",
@@ -68,7 +76,19 @@ _NOT_FOR_BACKGROUND_REMOVAL = (
     "style_preset",
 )
 
-EditTask = Literal["image_to_image", "inpaint", "outpaint", "variation", "remove_background"]
+EditTask = Literal[
+    "image_to_image",
+    "inpaint",
+    "outpaint",
+    "variation",
+    "remove_background",
+    "upscale",
+    "search_replace",
+    "search_recolor",
+    "erase",
+]
+# AWS's pages cap every text field of the Stability image services at 10,000 characters.
+SERVICE_TEXT_MAX = 10000
 
 
 class CanvasExtension(BaseModel):
@@ -95,13 +115,16 @@ class EditRequest(JobOptions):
     mask_image_base64: str | None = None
     mask_prompt: str | None = Field(default=None, min_length=1, max_length=1024)
     extend: CanvasExtension | None = None
-    mode: Literal["default", "precise"] | None = None
+    mode: Literal["default", "precise", "fast", "conservative", "creative"] | None = None
+    search_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
+    select_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
+    creativity: float | None = None
     image_strength: float | None = Field(
         default=None, ge=0.0, le=1.0, validation_alias=AliasChoices("image_strength", "strength")
     )
     similarity_strength: float | None = Field(default=None, ge=0.2, le=1.0)
 
-    @field_validator("image_strength", "similarity_strength", mode="before")
+    @field_validator("image_strength", "similarity_strength", "creativity", mode="before")
     @classmethod
     def _strength_number(cls, value: Any) -> Any:
         return json_number(value)
@@ -140,6 +163,8 @@ def choose_model(
     """The model asked for, or the default when it can do the task, else the first that can
     (the first `usable` one: a request that names no model is not sent to a retired one)."""
     requested = request.model
+    if requested is None and request.task == catalog.UPSCALE:
+        requested = catalog.upscale_model(request.mode or DEFAULT_UPSCALE_MODE)
     if requested is None:
         default_spec, _ = catalog.resolve(default_model)
         capable = catalog.models_for(request.task)
@@ -180,6 +205,14 @@ def check_request(request: EditRequest, spec: catalog.ModelSpec) -> None:
         (request.extend.left, request.extend.top, request.extend.right, request.extend.bottom)
     ):
         raise _invalid("extend must add at least one pixel on some side", parameter="extend")
+    if request.mode is not None and request.mode not in _MODES.get(task, ()):
+        raise _invalid(
+            f"mode {request.mode} does not apply to {task}",
+            parameter="mode",
+            allowed=list(_MODES.get(task, ())),
+        )
+    if spec.family == "stability-services":
+        _check_service_request(request, spec)
     if request.mode == "precise" and spec.family not in ("titan", "nova"):
         raise _invalid(
             f"{spec.model_id} has no precise outpainting mode",
@@ -201,6 +234,43 @@ def check_request(request: EditRequest, spec: catalog.ModelSpec) -> None:
             f"style_preset applies to text_to_image on {spec.model_id}, not to {task}",
             parameter="style_preset",
         )
+
+
+def _check_service_request(request: EditRequest, spec: catalog.ModelSpec) -> None:
+    """A Stability image service takes only the fields AWS's page lists for it."""
+    fields = spec.body_fields
+    if request.task == catalog.UPSCALE and request.mode not in (None, spec.upscale_mode):
+        raise _invalid(
+            f"{spec.model_id} is the {spec.upscale_mode} upscale, not {request.mode}; "
+            f"leave out model, or use {catalog.upscale_model(request.mode or '')}",
+            parameter="mode",
+            allowed=[spec.upscale_mode],
+        )
+    for field in ("prompt", "negative_prompt", "seed"):
+        if request.given(field) and field not in fields:
+            raise _invalid(f"{spec.model_id} takes no {field}", parameter=field)
+    if "seed" not in fields and request.n != 1:
+        raise _invalid(
+            f"{spec.model_id} makes one image from its input and has no seed (n=1)",
+            parameter="n",
+        )
+    if request.creativity is not None:
+        if spec.creativity_range is None:
+            raise _invalid(f"{spec.model_id} has no creativity control", parameter="creativity")
+        low, high = spec.creativity_range
+        if not low <= request.creativity <= high:
+            raise _invalid(
+                f"creativity must be between {low} and {high} for {spec.model_id}",
+                parameter="creativity",
+                min=low,
+                max=high,
+            )
+    for field in ("search_prompt", "select_prompt"):
+        if field in spec.required_fields and not request.given(field):
+            raise _invalid(f"{request.task} needs {field}: what to find", parameter=field)
+    resolve_controls(
+        spec, request.cfg_scale, request.steps, request.quality, request.style, request.style_preset
+    )
 
 
 def _check_sources(request: EditRequest, spec: catalog.ModelSpec) -> None:
@@ -226,6 +296,8 @@ def _check_prompt_rules(request: EditRequest, spec: catalog.ModelSpec) -> None:
     optional = request.task == catalog.VARIATION or (
         request.task == catalog.INPAINT and spec.family in ("titan", "nova")
     )
+    if spec.family == "stability-services":
+        optional = "prompt" not in spec.required_fields
     if request.task != catalog.REMOVE_BACKGROUND and request.prompt is None and not optional:
         raise ServiceError(
             errors.INVALID_PROMPT,
@@ -258,6 +330,8 @@ def prepare_inputs(
     request: EditRequest, spec: catalog.ModelSpec, images: EditImages
 ) -> PreparedInputs:
     first = images.sources[0]
+    if spec.input_rule is not None:
+        return _prepare_service_inputs(request, spec, spec.input_rule, images)
     if request.task == catalog.VARIATION:
         size = target_size(spec, first.width, first.height)
         references = tuple(encode_png(fit(to_rgb(s.image), size)) for s in images.sources)
@@ -305,6 +379,56 @@ def prepare_inputs(
     return PreparedInputs(size[0], size[1], source=source, mask=encode_png(mask))
 
 
+def _prepare_service_inputs(
+    request: EditRequest, spec: catalog.ModelSpec, rule: catalog.InputRule, images: EditImages
+) -> PreparedInputs:
+    """An image service takes the image at its own size, within the page's limits: it is
+    refused rather than resized, since resizing would undo an upscale or move an erase."""
+    first = images.sources[0]
+    problem = rule.problem(first.width, first.height)
+    if problem is not None:
+        raise ServiceError(
+            errors.INVALID_IMAGE_SIZE,
+            f"{spec.model_id} cannot take a {first.width}x{first.height} image: {problem}",
+            {
+                "field": "image",
+                "image_size": f"{first.width}x{first.height}",
+                "rule": rule.describe(),
+            },
+        )
+    source = encode_png(to_rgb(first.image))
+    factor = spec.upscale_factor or 1
+    width, height = first.width * factor, first.height * factor
+    if request.task != catalog.ERASE:
+        return PreparedInputs(width, height, source=source)
+    if images.mask is not None:
+        if (images.mask.width, images.mask.height) != (first.width, first.height):
+            raise ServiceError(
+                errors.INVALID_IMAGE_SIZE,
+                f"the mask is {images.mask.width}x{images.mask.height} but the image is "
+                f"{first.width}x{first.height}; they must be the same size",
+                {
+                    "field": "mask",
+                    "mask_size": f"{images.mask.width}x{images.mask.height}",
+                    "image_size": f"{first.width}x{first.height}",
+                },
+            )
+        mask = mask_from(images.mask.image)
+    else:
+        # As the service does without a mask: the image's transparent pixels are erased.
+        found = alpha_mask(first.image)
+        if found is None:
+            raise _invalid(
+                "erase needs a mask: mask_image_id, mask_image_base64, or transparent pixels "
+                "in the image",
+                parameter="mask",
+            )
+        mask = found
+    if mask.getbbox() is None:
+        raise _invalid("the mask marks no pixels to erase (white = erase)", parameter="mask")
+    return PreparedInputs(width, height, source=source, mask=encode_png(mask))
+
+
 @dataclass(frozen=True)
 class InputKeys:
     """Where the prepared inputs were stored in the blob store."""
@@ -337,7 +461,8 @@ def plan_edit(
         )
         if spec.family in ("titan", "nova"):
             style_preset = None  # their edit tasks have no style parameter
-        seed = choose_seed(spec, request.seed, request.n)
+        seedless = spec.family == "stability-services" and "seed" not in spec.body_fields
+        seed = 0 if seedless else choose_seed(spec, request.seed, request.n)
     image_strength = None
     if task == catalog.IMAGE_TO_IMAGE:
         image_strength = (
@@ -365,6 +490,9 @@ def plan_edit(
         similarity_strength=request.similarity_strength,
         outpaint_mode=(request.mode or "default") if task == catalog.OUTPAINT else None,
         mask_prompt=request.mask_prompt,
+        search_prompt=request.search_prompt,
+        select_prompt=request.select_prompt,
+        creativity=request.creativity,
         source_key=keys.source,
         mask_key=keys.mask,
         reference_keys=keys.references,

@@ -67,6 +67,11 @@ class GenerationPlan:
     similarity_strength: float | None = None
     outpaint_mode: str | None = None
     mask_prompt: str | None = None
+    # Stability's image services: what to find (search_replace's search_prompt,
+    # search_recolor's select_prompt) and how much an upscale may reimagine.
+    search_prompt: str | None = None
+    select_prompt: str | None = None
+    creativity: float | None = None
     source_key: str | None = None
     mask_key: str | None = None
     reference_keys: tuple[str, ...] = ()

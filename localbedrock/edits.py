@@ -6,7 +6,10 @@ No model runs, so an edit is a deterministic composite that visibly derives from
   sketch by a uniform weight;
 * inpainting, outpainting and SDXL masking show the sketch inside a region and keep every
   other pixel of the input exactly;
-* background removal makes the pixels close to the border colour transparent.
+* background removal makes the pixels close to the border colour transparent;
+* the Stability image services: an upscale is the input resized by the service's factor
+  (with the sketch blended in by the creativity of the upscales that reimagine), a recolour
+  tints a region of the input, an erase fills a region with the colour around it.
 
 Regions are ``"L"`` images of the output size: 0 keeps the input pixel, 255 shows the sketch.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 
 # A mask pixel is dark (black) below this luminance, light (white) from it on.
 MASK_THRESHOLD = 128
@@ -47,7 +50,50 @@ class BackgroundRemoval:
         return remove_background(self.image)
 
 
-Edit = SketchBlend | BackgroundRemoval
+@dataclass(frozen=True)
+class Upscale:
+    """``image`` resized to ``size``, the sketch showing through with ``sketch_weight``."""
+
+    image: Image.Image  # RGB
+    size: tuple[int, int]
+    sketch_weight: float = 0.0  # 0: a plain resize, needing no sketch
+
+    def render(self, sketch: Sketch) -> Image.Image:
+        resized = self.image.resize(self.size, Image.Resampling.BICUBIC)
+        if not self.sketch_weight:
+            return resized
+        return Image.blend(resized, sketch(), self.sketch_weight)
+
+
+@dataclass(frozen=True)
+class Recolour:
+    """``base`` with ``region`` tinted ``colour``, keeping its light and shade; no sketch."""
+
+    base: Image.Image  # RGB
+    region: Image.Image  # L: 255 = recoloured
+    colour: tuple[int, int, int]
+
+    def render(self, sketch: Sketch) -> Image.Image:
+        grey = self.base.convert("L")
+        tinted = ImageOps.colorize(grey, black=(0, 0, 0), white=(255, 255, 255), mid=self.colour)
+        return Image.composite(tinted, self.base, self.region)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """``base`` with ``region`` painted the mean colour of the pixels around it; no sketch."""
+
+    base: Image.Image  # RGB
+    region: Image.Image  # L: 255 = filled
+
+    def render(self, sketch: Sketch) -> Image.Image:
+        kept = invert(self.region)
+        around = kept if kept.getbbox() is not None else None
+        colour = tuple(round(v) for v in ImageStat.Stat(self.base, around).mean)
+        return Image.composite(Image.new("RGB", self.base.size, colour), self.base, self.region)
+
+
+Edit = SketchBlend | BackgroundRemoval | Upscale | Recolour | Fill
 
 
 def uniform(size: tuple[int, int], weight: float) -> Image.Image:

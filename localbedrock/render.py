@@ -102,6 +102,8 @@ def encode(image: Image.Image, output_format: str = "png") -> bytes:
     """``image`` encoded as ``output_format`` (png | jpeg | webp), byte-identical every time."""
     out = io.BytesIO()
     pillow_format, options = _ENCODE_OPTIONS[output_format]
+    if pillow_format == "JPEG" and image.mode != "RGB":
+        image = image.convert("RGB")  # JPEG has no alpha: a cut-out comes on black
     image.save(out, pillow_format, **options)
     return out.getvalue()
 

@@ -42,6 +42,8 @@ def build_body(
         return _sdxl_body(plan, call, inputs)
     if family == "stability-v2":
         return _stability_v2_body(plan, call, inputs)
+    if family == "stability-services":
+        return _stability_service_body(plan, call, inputs)
     if family in ("titan", "nova"):
         return _amazon_body(plan, call, inputs)
     raise ValueError(f"no request builder for family {family!r}")
@@ -51,7 +53,7 @@ def parse_response(plan: GenerationPlan, call: ModelCall, body: dict[str, Any]) 
     family = plan.spec.family
     if family == "stability-sdxl":
         return _sdxl_parse(call, body)
-    if family == "stability-v2":
+    if family in ("stability-v2", "stability-services"):
         return _stability_v2_parse(call, body)
     return _amazon_parse(call, body)
 
@@ -120,8 +122,39 @@ def _stability_v2_body(
     return body
 
 
+def _stability_service_body(
+    plan: GenerationPlan, call: ModelCall, inputs: ModelInputs
+) -> dict[str, Any]:
+    """An image service's body: only the fields AWS's page lists for that service."""
+    spec = plan.spec
+    values: dict[str, Any] = {
+        "prompt": plan.prompt or None,
+        "image": inputs.source,
+        "search_prompt": plan.search_prompt,
+        "select_prompt": plan.select_prompt,
+        "mask": inputs.mask,
+        "negative_prompt": plan.negative_prompt,
+        "creativity": plan.creativity,
+        "style_preset": plan.style_preset,
+        "seed": call.seed,
+        "output_format": "png",
+    }
+    body = {
+        field: value
+        for field, value in values.items()
+        if field in spec.body_fields and value is not None
+    }
+    missing = [field for field in spec.required_fields if field not in body]
+    if missing:
+        raise ValueError(f"{spec.model_id} needs {missing}: the plan has none")
+    return body
+
+
 def _stability_v2_parse(call: ModelCall, body: dict[str, Any]) -> list[Artifact]:
     reasons = [r for r in body.get("finish_reasons") or [] if r]
+    if any(not str(r).startswith("Filter reason") for r in reasons):
+        # "Inference error": the model failed, not the content filter.
+        raise ServiceError(errors.GENERATION_FAILED, f"the model finished with {reasons}")
     if reasons:
         raise ServiceError(
             errors.UNSAFE_PROMPT,

@@ -11,6 +11,15 @@ import re
 from localbedrock.models.base import BedrockError, GenerationJob, ModelHandler
 from localbedrock.models.nova import NovaCanvas
 from localbedrock.models.stability_sdxl import StableDiffusionXL
+from localbedrock.models.stability_services import (
+    ConservativeUpscale,
+    CreativeUpscale,
+    EraseObject,
+    FastUpscale,
+    RemoveBackground,
+    SearchRecolor,
+    SearchReplace,
+)
 from localbedrock.models.stability_v2 import (
     StableDiffusion35Large,
     StableImageCore,
@@ -28,6 +37,13 @@ HANDLERS: tuple[ModelHandler, ...] = (
     TitanImageV1(),
     TitanImageV2(),
     NovaCanvas(),
+    FastUpscale(),
+    ConservativeUpscale(),
+    CreativeUpscale(),
+    RemoveBackground(),
+    SearchReplace(),
+    SearchRecolor(),
+    EraseObject(),
 )
 REGISTRY: dict[str, ModelHandler] = {
     model_id: handler for handler in HANDLERS for model_id in handler.model_ids

@@ -19,8 +19,8 @@ from localbedrock.models.base import child, malformed, type_name
 IMAGE_FORMATS = ("PNG", "JPEG")
 
 
-def decode_image(value: Any, where: str) -> Image.Image:
-    """The fully loaded image a base64 PNG/JPEG string holds."""
+def decode_image(value: Any, where: str, formats: tuple[str, ...] = IMAGE_FORMATS) -> Image.Image:
+    """The fully loaded image a base64 string of one of ``formats`` holds."""
     if not isinstance(value, str):
         raise malformed(where, f"expected type: String, found: {type_name(value)}")
     try:
@@ -28,10 +28,11 @@ def decode_image(value: Any, where: str) -> Image.Image:
     except binascii.Error:
         raise malformed(where, "string is not valid base64") from None
     try:
-        image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+        image = Image.open(io.BytesIO(data), formats=formats)
         image.load()  # a truncated or corrupt file fails here, not later while rendering
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise malformed(where, "decoded data is not a PNG or JPEG image") from None
+        names = " or ".join(formats)
+        raise malformed(where, f"decoded data is not a {names} image") from None
     return image
 
 

@@ -29,8 +29,13 @@ def edit(api, body: dict[str, Any], **kwargs: Any):
     return api.request("POST", "/v1/images/edits", json=body, **kwargs)
 
 
-def task_fields(api, task: str) -> dict[str, Any]:
-    """A valid request for each task, around one uploaded 1024x1024 scene."""
+def task_fields(api, task: str, model: str | None = None) -> dict[str, Any]:
+    """A valid request for each task, around one uploaded 1024x1024 scene (upscales: 256x192,
+    so the output stays small)."""
+    if task == "upscale":
+        image_id = upload(api, encode(scene((256, 192))))
+        mode = catalog.MODELS[model].upscale_mode if model else "fast"
+        return {"image_id": image_id, **({} if mode == "fast" else {"prompt": "sharp details"})}
     image_id = upload(api, encode(scene()))
     if task == "image_to_image":
         return {"image_id": image_id, "prompt": "the same scene at night", "image_strength": 0.6}
@@ -41,6 +46,12 @@ def task_fields(api, task: str) -> dict[str, Any]:
         return {"image_id": image_id, "extend": {"right": 256}, "prompt": "more sky"}
     if task == "variation":
         return {"image_ids": [image_id], "prompt": "the same, in autumn"}
+    if task == "search_replace":
+        return {"image_id": image_id, "prompt": "a blue cube", "search_prompt": "the red ball"}
+    if task == "search_recolor":
+        return {"image_id": image_id, "prompt": "a pink ball", "select_prompt": "the ball"}
+    if task == "erase":
+        return {"image_id": image_id, "mask_image_id": upload(api, encode(left_half_mask()))}
     return {"image_id": image_id}
 
 
@@ -77,7 +88,7 @@ class TestUploads:
 
 @pytest.mark.parametrize(("task", "model"), EDIT_CASES)
 def test_every_task_on_every_model_that_has_it(api, model_calls, task, model):
-    response = edit(api, {"task": task, "model": model, **task_fields(api, task)})
+    response = edit(api, {"task": task, "model": model, **task_fields(api, task, model)})
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -86,7 +97,13 @@ def test_every_task_on_every_model_that_has_it(api, model_calls, task, model):
     assert image["image_type"] == "edited"
     decoded = decode(api.fetch(image["url"]).content)
     assert decoded.size == (image["metadata"]["width"], image["metadata"]["height"])
-    assert catalog.MODELS[model].allows_size(*decoded.size)
+    spec = catalog.MODELS[model]
+    if task == "upscale":
+        assert decoded.size == (1024, 768)  # 4x per side
+    elif spec.input_rule is not None:
+        assert decoded.size == (1024, 1024)  # the image services keep the input's size
+    else:
+        assert spec.allows_size(*decoded.size)
     if task == "outpaint":
         assert decoded.width > decoded.height  # the canvas grew to the right
     if task == "remove_background":
@@ -184,6 +201,55 @@ class TestWaysOfGivingAnImage:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "IMG302"
         assert image_id in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "prompt", "model"),
+    [
+        (None, None, "stability.stable-fast-upscale-v1:0"),
+        ("conservative", "crisp", "stability.stable-conservative-upscale-v1:0"),
+        ("creative", "crisp", "stability.stable-creative-upscale-v1:0"),
+    ],
+)
+def test_the_upscale_mode_picks_the_service(api, model_calls, mode, prompt, model):
+    source = scene((120, 90))
+    fields = {"task": "upscale", "image_id": upload(api, encode(source))}
+    fields |= {k: v for k, v in (("mode", mode), ("prompt", prompt)) if v}
+    response = edit(api, fields)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == model
+    result = decode(api.fetch(response.json()["images"][0]["url"]).content)
+    assert (result.format, result.mode, result.size) == ("PNG", "RGB", (480, 360))
+    [call] = model_calls()
+    assert call["model_id"] == model
+
+
+def test_an_image_beyond_the_services_limits_is_img301_before_any_call(api, model_calls):
+    image_id = upload(api, encode(scene((1600, 400))))
+    response = edit(api, {"task": "upscale", "image_id": image_id})
+
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "IMG301"
+    assert error["details"]["image_size"] == "1600x400"
+    assert model_calls() == []
+
+
+def test_erase_fills_the_masked_area_and_keeps_the_rest(api):
+    source = scene()
+    fields = {
+        "task": "erase",
+        "image_id": upload(api, encode(source)),
+        "mask_image_id": upload(api, encode(left_half_mask())),
+    }
+    response = edit(api, fields)
+
+    assert response.status_code == 200, response.text
+    result = decode(api.fetch(response.json()["images"][0]["url"]).content).convert("RGB")
+    kept = (600, 0, 1024, 1024)
+    assert result.crop(kept).tobytes() == source.crop(kept).tobytes()
+    assert result.crop((0, 0, 400, 1024)).tobytes() != source.crop((0, 0, 400, 1024)).tobytes()
 
 
 def test_a_model_without_the_task_names_those_with_it(api):

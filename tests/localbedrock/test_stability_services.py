@@ -1,0 +1,159 @@
+"""The Stability AI Image Services through boto3: bodies as AWS's page documents them, and
+outputs that show which service made them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.localbedrock.pictures import BACKGROUND, b64, box_mask, mean_difference, scene
+
+FAST = "stability.stable-fast-upscale-v1:0"
+CONSERVATIVE = "stability.stable-conservative-upscale-v1:0"
+CREATIVE = "stability.stable-creative-upscale-v1:0"
+REMOVE_BG = "stability.stable-image-remove-background-v1:0"
+SEARCH_REPLACE = "stability.stable-image-search-replace-v1:0"
+SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
+ERASE = "stability.stable-image-erase-object-v1:0"
+SIZE = (160, 120)
+INPUT = scene(SIZE)
+INPUT_B64 = b64(INPUT)
+CENTRE = (80, 60)
+CORNER = (3, 3)
+
+
+@pytest.fixture
+def output(invoke: Any, decode: Any) -> Any:
+    """``output(model, body)``: the one image of a successful response."""
+
+    def call(model_id: str, body: dict[str, Any]) -> Image.Image:
+        result = invoke(model_id, body)
+        assert result["finish_reasons"] == [None]
+        [seed] = result["seeds"]
+        if "seed" in body:
+            assert seed == body["seed"]
+        [image_b64] = result["images"]
+        return decode(image_b64)
+
+    return call
+
+
+class TestUpscale:
+    def test_fast_upscale_is_four_times_larger(self, output: Any) -> None:
+        image = output(FAST, {"image": INPUT_B64})
+        assert (image.format, image.size) == ("PNG", (640, 480))
+        small = image.resize(SIZE, Image.Resampling.BOX)
+        assert mean_difference(small, INPUT) < 3
+
+    def test_fast_upscale_takes_webp_and_answers_jpeg(self, output: Any) -> None:
+        image = output(FAST, {"image": b64(INPUT, "WEBP"), "output_format": "jpeg"})
+        assert (image.format, image.size) == ("JPEG", (640, 480))
+
+    @pytest.mark.parametrize("model_id", [CONSERVATIVE, CREATIVE])
+    def test_the_reimagining_upscales_grow_and_depend_on_the_seed(
+        self, output: Any, model_id: str
+    ) -> None:
+        body = {"prompt": "a red ball on blue", "image": INPUT_B64, "seed": 5}
+        first = output(model_id, body)
+        assert first.size == (640, 480)
+        assert output(model_id, body).tobytes() == first.tobytes()
+        assert output(model_id, {**body, "seed": 6}).tobytes() != first.tobytes()
+
+    def test_creativity_changes_how_far_the_upscale_strays(self, output: Any) -> None:
+        body = {"prompt": "a red ball", "image": INPUT_B64, "seed": 5}
+        plain = output(FAST, {"image": INPUT_B64})
+        low = output(CREATIVE, {**body, "creativity": 0.1})
+        high = output(CREATIVE, {**body, "creativity": 0.5})
+        assert mean_difference(low, plain) < mean_difference(high, plain)
+
+    def test_the_upscale_is_capped_at_4096_px(self, output: Any) -> None:
+        wide = b64(scene((1500, 600)))
+        assert output(CONSERVATIVE, {"prompt": "p", "image": wide}).size == (4096, 1638)
+
+
+class TestEdits:
+    def test_remove_background_has_an_alpha_channel(self, output: Any) -> None:
+        image = output(REMOVE_BG, {"image": INPUT_B64})
+        assert (image.mode, image.size) == ("RGBA", SIZE)
+        assert image.getpixel(CORNER)[3] == 0 and image.getpixel(CENTRE)[3] == 255
+
+    def test_search_replace_changes_the_found_region_only(self, output: Any) -> None:
+        body = {"prompt": "jacket", "search_prompt": "sweater", "image": INPUT_B64, "seed": 3}
+        image = output(SEARCH_REPLACE, body).convert("RGB")
+        assert image.size == SIZE
+        assert image.getpixel(CORNER) == INPUT.getpixel(CORNER)
+        assert image.crop((60, 45, 100, 75)).tobytes() != INPUT.crop((60, 45, 100, 75)).tobytes()
+
+    def test_search_recolor_tints_by_the_prompt(self, output: Any) -> None:
+        body = {"prompt": "pink jacket", "select_prompt": "jacket", "image": INPUT_B64}
+        pink = output(SEARCH_RECOLOR, body).convert("RGB")
+        green = output(SEARCH_RECOLOR, {**body, "prompt": "green jacket"}).convert("RGB")
+        assert pink.getpixel(CORNER) == INPUT.getpixel(CORNER)
+        assert pink.getpixel(CENTRE) != INPUT.getpixel(CENTRE)
+        assert pink.getpixel(CENTRE) != green.getpixel(CENTRE)
+
+    def test_erase_fills_the_white_of_the_mask(self, output: Any) -> None:
+        mask = box_mask(SIZE, (40, 30, 120, 90), inside="white")
+        image = output(ERASE, {"image": INPUT_B64, "mask": b64(mask), "seed": 1}).convert("RGB")
+        assert image.getpixel(CORNER) == INPUT.getpixel(CORNER)
+        assert image.getpixel(CENTRE) == BACKGROUND  # the object is gone
+
+    def test_erase_without_a_mask_uses_the_alpha_channel(self, output: Any) -> None:
+        holed = INPUT.convert("RGBA")
+        holed.paste((0, 0, 0, 0), (50, 37, 110, 83))  # the whole object
+        image = output(ERASE, {"image": b64(holed)}).convert("RGB")
+        assert image.getpixel(CENTRE) == BACKGROUND
+
+
+NOT_ON_THE_PAGE = [
+    (FAST, {"image": INPUT_B64, "seed": 1}, "#: extraneous key [seed]"),
+    (FAST, {"image": INPUT_B64, "prompt": "p"}, "#: extraneous key [prompt]"),
+    (REMOVE_BG, {"image": INPUT_B64, "grow_mask": 5}, "#: extraneous key [grow_mask]"),
+    (CONSERVATIVE, {"image": INPUT_B64, "prompt": "p", "style_preset": "anime"}, "[style_preset]"),
+    (ERASE, {"image": INPUT_B64, "prompt": "p"}, "#: extraneous key [prompt]"),
+    (SEARCH_RECOLOR, {"image": INPUT_B64, "prompt": "p", "select_prompt": "s", "mask": ""}, "[mask]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model_id", "body", "fragment"), NOT_ON_THE_PAGE)
+def test_a_field_the_page_does_not_list_is_refused(
+    invoke_error: Any, model_id: str, body: dict[str, Any], fragment: str
+) -> None:
+    invoke_error(model_id, body, "ValidationException", fragment)
+
+
+REFUSALS = [
+    (CONSERVATIVE, {"image": INPUT_B64}, "#: required key [prompt] not found"),
+    (SEARCH_REPLACE, {"image": INPUT_B64, "prompt": "p"}, "required key [search_prompt]"),
+    (SEARCH_RECOLOR, {"image": INPUT_B64, "prompt": "p"}, "required key [select_prompt]"),
+    (CREATIVE, {"image": INPUT_B64, "prompt": "p", "creativity": 0.6}, "#/creativity: 0.6 is not less"),
+    (CONSERVATIVE, {"image": INPUT_B64, "prompt": "p", "creativity": 0.05}, "#/creativity"),
+    (CREATIVE, {"image": INPUT_B64, "prompt": "p", "seed": 4294967295}, "#/seed"),
+    (ERASE, {"image": INPUT_B64, "grow_mask": 21}, "#/grow_mask: 21 is not less"),
+    (SEARCH_REPLACE, {"image": INPUT_B64, "prompt": "p", "search_prompt": "s", "style_preset": "x"}, "#/style_preset"),
+    (FAST, {"image": INPUT_B64, "output_format": "gif"}, "#/output_format"),
+    (FAST, {"image": b64(scene((1537, 40)))}, "#/image: image width 1537 px is outside"),
+    (FAST, {"image": b64(scene((1024, 1025)))}, "more than 1048576"),
+    (FAST, {"image": b64(scene((32, 31)))}, "#/image: image height 31 px"),
+    (CREATIVE, {"image": b64(scene((1025, 1024))), "prompt": "p"}, "more than 1048576"),
+    (REMOVE_BG, {"image": b64(scene((651, 260)))}, "aspect ratio 651:260 is outside 1:2.5"),
+    (SEARCH_REPLACE, {"image": b64(scene((63, 100))), "prompt": "p", "search_prompt": "s"}, "#/image"),
+    (ERASE, {"image": INPUT_B64}, "#/mask"),
+    (REMOVE_BG, {"image": "aGVsbG8="}, "#/image: decoded data is not a PNG or JPEG or WEBP"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model_id", "body", "fragment"), REFUSALS)
+def test_bodies_outside_the_page_are_refused(
+    invoke_error: Any, model_id: str, body: dict[str, Any], fragment: str
+) -> None:
+    invoke_error(model_id, body, "ValidationException", fragment)
+
+
+def test_a_filtered_prompt_answers_the_documented_finish_reason(invoke: Any) -> None:
+    body = {"prompt": "forbidden-content please", "search_prompt": "s", "image": INPUT_B64}
+    result = invoke(SEARCH_REPLACE, body)
+    assert result["finish_reasons"] == ["Filter reason: prompt"]
+    assert result["images"] == []
