@@ -21,9 +21,11 @@ UPSCALE = "upscale"
 SEARCH_REPLACE = "search_replace"
 SEARCH_RECOLOR = "search_recolor"
 ERASE = "erase"
+CONTROL_SKETCH = "control_sketch"
+CONTROL_STRUCTURE = "control_structure"
 EDIT_TASKS = (
     IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND,
-    UPSCALE, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE,
+    UPSCALE, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, CONTROL_SKETCH, CONTROL_STRUCTURE,
 )  # fmt: skip
 UPSCALE_MODES = ("fast", "conservative", "creative")
 
@@ -276,6 +278,11 @@ class ModelSpec:
 # (docs/models.md cites it per field). Prices: not readable on AWS's pricing page here,
 # taken from a third-party transcription of it, so unverified (docs/models.md).
 _EDIT_INPUT = InputRule(64, None, 0, 9_437_184, 2.5)
+# Control Sketch and Control Structure list the same fields.
+_CONTROL_FIELDS = (
+    "prompt", "image", "control_strength", "negative_prompt", "seed", "output_format",
+    "style_preset",
+)  # fmt: skip
 
 
 def _stability_service(*, price_usd: float, **facts: Any) -> ModelSpec:
@@ -521,6 +528,30 @@ MODELS: dict[str, ModelSpec] = {
             required_fields=("image",),
             price_usd=0.07,
         ),
+        *(
+            _stability_service(
+                model_id=model_id,
+                name=name,
+                tasks=(task,),
+                style_presets=SDXL_STYLE_PRESETS,
+                input_rule=_EDIT_INPUT,
+                body_fields=_CONTROL_FIELDS,
+                required_fields=("prompt", "image"),
+                price_usd=0.07,
+            )
+            for model_id, name, task in (
+                (
+                    "stability.stable-image-control-sketch-v1:0",
+                    "Stable Image Control Sketch",
+                    CONTROL_SKETCH,
+                ),
+                (
+                    "stability.stable-image-control-structure-v1:0",
+                    "Stable Image Control Structure",
+                    CONTROL_STRUCTURE,
+                ),
+            )
+        ),
     )
 }
 
@@ -562,6 +593,8 @@ LIFECYCLE: dict[str, Lifecycle] = {
             "stability.stable-image-search-replace-v1:0",
             "stability.stable-image-search-recolor-v1:0",
             "stability.stable-image-erase-object-v1:0",
+            "stability.stable-image-control-sketch-v1:0",
+            "stability.stable-image-control-structure-v1:0",
         )
     },
     # v1 is older than v2 and no page lists it as offered; EOL, date unknown.

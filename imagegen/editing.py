@@ -60,6 +60,7 @@ _TASK_PARAMETERS: dict[str, frozenset[str]] = {
     "creativity": frozenset({catalog.UPSCALE}),
     "search_prompt": frozenset({catalog.SEARCH_REPLACE}),
     "select_prompt": frozenset({catalog.SEARCH_RECOLOR}),
+    "control_strength": frozenset({catalog.CONTROL_SKETCH, catalog.CONTROL_STRUCTURE}),
 }
 _MODES: dict[str, tuple[str, ...]] = {
     catalog.OUTPAINT: ("default", "precise"),
@@ -86,6 +87,8 @@ EditTask = Literal[
     "search_replace",
     "search_recolor",
     "erase",
+    "control_sketch",
+    "control_structure",
 ]
 # AWS's pages cap every text field of the Stability image services at 10,000 characters.
 SERVICE_TEXT_MAX = 10000
@@ -119,12 +122,15 @@ class EditRequest(JobOptions):
     search_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
     select_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
     creativity: float | None = None
+    control_strength: float | None = Field(default=None, ge=0.0, le=1.0)
     image_strength: float | None = Field(
         default=None, ge=0.0, le=1.0, validation_alias=AliasChoices("image_strength", "strength")
     )
     similarity_strength: float | None = Field(default=None, ge=0.2, le=1.0)
 
-    @field_validator("image_strength", "similarity_strength", "creativity", mode="before")
+    @field_validator(
+        "image_strength", "similarity_strength", "creativity", "control_strength", mode="before"
+    )
     @classmethod
     def _strength_number(cls, value: Any) -> Any:
         return json_number(value)
@@ -493,6 +499,7 @@ def plan_edit(
         search_prompt=request.search_prompt,
         select_prompt=request.select_prompt,
         creativity=request.creativity,
+        control_strength=request.control_strength,
         source_key=keys.source,
         mask_key=keys.mask,
         reference_keys=keys.references,

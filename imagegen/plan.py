@@ -72,6 +72,7 @@ class GenerationPlan:
     search_prompt: str | None = None
     select_prompt: str | None = None
     creativity: float | None = None
+    control_strength: float | None = None  # control_sketch/structure: the input's influence
     source_key: str | None = None
     mask_key: str | None = None
     reference_keys: tuple[str, ...] = ()

@@ -135,6 +135,7 @@ def _stability_service_body(
         "mask": inputs.mask,
         "negative_prompt": plan.negative_prompt,
         "creativity": plan.creativity,
+        "control_strength": plan.control_strength,
         "style_preset": plan.style_preset,
         "seed": call.seed,
         "output_format": "png",

@@ -13,6 +13,8 @@ from localbedrock.models.nova import NovaCanvas
 from localbedrock.models.stability_sdxl import StableDiffusionXL
 from localbedrock.models.stability_services import (
     ConservativeUpscale,
+    ControlSketch,
+    ControlStructure,
     CreativeUpscale,
     EraseObject,
     FastUpscale,
@@ -44,6 +46,8 @@ HANDLERS: tuple[ModelHandler, ...] = (
     SearchReplace(),
     SearchRecolor(),
     EraseObject(),
+    ControlSketch(),
+    ControlStructure(),
 )
 REGISTRY: dict[str, ModelHandler] = {
     model_id: handler for handler in HANDLERS for model_id in handler.model_ids

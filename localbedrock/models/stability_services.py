@@ -1,5 +1,5 @@
 """Stability AI Image Services: fast, conservative and creative upscale, remove background,
-search and replace, search and recolor, erase object.
+search and replace, search and recolor, erase object, control sketch, control structure.
 
 Fields and limits from the AWS Bedrock user guide page "Stability AI Image Services"
 (https://docs.aws.amazon.com/bedrock/latest/userguide/stable-image-services.html); every
@@ -18,13 +18,17 @@ schema does (Stability's own REST API takes more, e.g. grow_mask on remove backg
   and replace/recolor; creativity 0.1-0.5 on the conservative (default 0.35) and creative
   (default 0.3) upscales; grow_mask 0-20 on search and replace/recolor and erase; mask
   (optional, erase) white = erase, resized to the image's size when it differs; without it
-  the image's transparent pixels are the region.
+  the image's transparent pixels are the region; control_strength 0-1 (default 0.7) on the
+  control services, which also take prompt (required), negative_prompt, seed, style_preset.
 * Response: ``{"seeds": [...], "finish_reasons": [null], "images": ["<base64>"]}``.
 
 What the page leaves open, and localbedrock's choices:
 * Conservative and creative upscale go "to 4K resolution" with no formula: here each side
   grows 4 times (as fast upscale's documented factor), capped so the longer side is at most
   4,096 px, never shrinking.
+* The control services' output has the input's size (the page names none).  Control
+  structure shows the input with the sketch over it by 1 - control_strength; control sketch
+  the same over the input's contour lines (dark edges on white), as a drawing would give.
 * No model runs: search and replace/recolor act on the centred ellipse (as mask prompts do,
   localbedrock cannot segment), grow_mask is validated but not drawn, and an erase without a
   mask of an image without transparency is refused (the page does not say what happens).
@@ -40,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from PIL import Image
+from PIL import Image, ImageFilter, ImageOps
 
 from localbedrock.edits import (
     BackgroundRemoval,
@@ -52,6 +56,7 @@ from localbedrock.edits import (
     centre_ellipse,
     light_pixels,
     transparent_pixels,
+    uniform,
 )
 from localbedrock.models.base import (
     GenerationJob,
@@ -125,6 +130,7 @@ class _StabilityService(ModelHandler):
         values["style_preset"] = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
         values["grow_mask"] = get_int(root, "grow_mask", "#", minimum=0, maximum=GROW_MASK_MAX)
         values["creativity"] = get_number(root, "creativity", "#", minimum=0.1, maximum=0.5)
+        values["control_strength"] = get_number(root, "control_strength", "#", minimum=0, maximum=1)
         if "mask" in root:
             values["mask"] = decode_image(root["mask"], "#/mask", FORMATS)
         seed = get_int(root, "seed", "#", minimum=0, maximum=SEED_MAX)
@@ -294,3 +300,42 @@ class EraseObject(_StabilityService):
         else:
             raise malformed("#/mask", "required key [mask] not found (the image has no alpha)")
         return Fill(image.convert("RGB"), region), image.size
+
+
+CONTROL_OPTIONAL = (
+    "control_strength", "negative_prompt", "seed", "output_format", "style_preset",
+)  # fmt: skip
+CONTROL_STRENGTH_DEFAULT = 0.7
+
+
+def _controlled(base: Image.Image, control_strength: float | None) -> SketchBlend:
+    """``base`` kept by the control strength, the sketch showing through by the rest."""
+    strength = CONTROL_STRENGTH_DEFAULT if control_strength is None else control_strength
+    return SketchBlend(base, uniform(base.size, 1 - strength))
+
+
+class ControlSketch(_StabilityService):
+    """``stability.stable-image-control-sketch-v1:0``: follows the input's contour lines."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-image-control-sketch-v1:0",)
+    task = "control-sketch"
+    required = ("prompt", "image")
+    optional = CONTROL_OPTIONAL
+
+    def edit(self, request: Request) -> tuple[Edit, tuple[int, int]]:
+        edges = request.image.convert("L").filter(ImageFilter.FIND_EDGES)
+        drawing = ImageOps.invert(edges).convert("RGB")
+        return _controlled(drawing, request.values["control_strength"]), drawing.size
+
+
+class ControlStructure(_StabilityService):
+    """``stability.stable-image-control-structure-v1:0``: keeps the input's structure."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-image-control-structure-v1:0",)
+    task = "control-structure"
+    required = ("prompt", "image")
+    optional = CONTROL_OPTIONAL
+
+    def edit(self, request: Request) -> tuple[Edit, tuple[int, int]]:
+        image = request.image.convert("RGB")
+        return _controlled(image, request.values["control_strength"]), image.size

@@ -50,6 +50,8 @@ def task_fields(api, task: str, model: str | None = None) -> dict[str, Any]:
         return {"image_id": image_id, "prompt": "a blue cube", "search_prompt": "the red ball"}
     if task == "search_recolor":
         return {"image_id": image_id, "prompt": "a pink ball", "select_prompt": "the ball"}
+    if task in ("control_sketch", "control_structure"):
+        return {"image_id": image_id, "prompt": "a lighthouse", "control_strength": 0.6}
     if task == "erase":
         return {"image_id": image_id, "mask_image_id": upload(api, encode(left_half_mask()))}
     return {"image_id": image_id}

@@ -17,6 +17,8 @@ REMOVE_BG = "stability.stable-image-remove-background-v1:0"
 SEARCH_REPLACE = "stability.stable-image-search-replace-v1:0"
 SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
+SKETCH = "stability.stable-image-control-sketch-v1:0"
+STRUCTURE = "stability.stable-image-control-structure-v1:0"
 SIZE = (160, 120)
 INPUT = scene(SIZE)
 INPUT_B64 = b64(INPUT)
@@ -107,12 +109,34 @@ class TestEdits:
         assert image.getpixel(CENTRE) == BACKGROUND
 
 
+class TestControl:
+    @pytest.mark.parametrize("model_id", [SKETCH, STRUCTURE])
+    def test_control_strength_is_how_much_of_the_input_stays(
+        self, output: Any, model_id: str
+    ) -> None:
+        body = {"prompt": "a house by a river", "image": INPUT_B64, "seed": 8}
+        full = output(model_id, {**body, "control_strength": 1})
+        loose = output(model_id, {**body, "control_strength": 0.2})
+        assert full.size == loose.size == SIZE
+        if model_id == STRUCTURE:
+            assert full.tobytes() == INPUT.tobytes()
+        assert mean_difference(loose, full) > 10
+
+    def test_control_sketch_follows_the_contours(self, output: Any) -> None:
+        body = {"prompt": "p", "image": INPUT_B64, "control_strength": 1}
+        drawing = output(SKETCH, body).convert("L")
+        assert drawing.getpixel(CORNER) == 255  # no edge in the plain background
+        assert drawing.crop((50, 35, 110, 85)).getextrema()[0] < 128  # the object's outline
+
+
 NOT_ON_THE_PAGE = [
     (FAST, {"image": INPUT_B64, "seed": 1}, "#: extraneous key [seed]"),
     (FAST, {"image": INPUT_B64, "prompt": "p"}, "#: extraneous key [prompt]"),
     (REMOVE_BG, {"image": INPUT_B64, "grow_mask": 5}, "#: extraneous key [grow_mask]"),
     (CONSERVATIVE, {"image": INPUT_B64, "prompt": "p", "style_preset": "anime"}, "[style_preset]"),
     (ERASE, {"image": INPUT_B64, "prompt": "p"}, "#: extraneous key [prompt]"),
+    (STRUCTURE, {"image": INPUT_B64, "prompt": "p", "fidelity": 0.5}, "[fidelity]"),
+    (SKETCH, {"image": INPUT_B64, "prompt": "p", "creativity": 0.3}, "[creativity]"),
     (SEARCH_RECOLOR, {"image": INPUT_B64, "prompt": "p", "select_prompt": "s", "mask": ""}, "[mask]"),
 ]  # fmt: skip
 
@@ -134,6 +158,8 @@ REFUSALS = [
     (ERASE, {"image": INPUT_B64, "grow_mask": 21}, "#/grow_mask: 21 is not less"),
     (SEARCH_REPLACE, {"image": INPUT_B64, "prompt": "p", "search_prompt": "s", "style_preset": "x"}, "#/style_preset"),
     (FAST, {"image": INPUT_B64, "output_format": "gif"}, "#/output_format"),
+    (SKETCH, {"image": INPUT_B64}, "#: required key [prompt] not found"),
+    (STRUCTURE, {"image": INPUT_B64, "prompt": "p", "control_strength": 1.1}, "#/control_strength"),
     (FAST, {"image": b64(scene((1537, 40)))}, "#/image: image width 1537 px is outside"),
     (FAST, {"image": b64(scene((1024, 1025)))}, "more than 1048576"),
     (FAST, {"image": b64(scene((32, 31)))}, "#/image: image height 31 px"),

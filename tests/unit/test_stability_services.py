@@ -35,7 +35,16 @@ REMOVE_BG = "stability.stable-image-remove-background-v1:0"
 SEARCH_REPLACE = "stability.stable-image-search-replace-v1:0"
 SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
-SERVICES = (FAST, CONSERVATIVE, CREATIVE, REMOVE_BG, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE)
+SKETCH = "stability.stable-image-control-sketch-v1:0"
+STRUCTURE = "stability.stable-image-control-structure-v1:0"
+SERVICES = (
+    FAST, CONSERVATIVE, CREATIVE, REMOVE_BG, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, SKETCH,
+    STRUCTURE,
+)  # fmt: skip
+CONTROL_FIELDS = {
+    "prompt", "image", "control_strength", "negative_prompt", "seed", "output_format",
+    "style_preset",
+}  # fmt: skip
 IMAGE_ID = "img_" + "a" * 32
 MASK_ID = "img_" + "b" * 32
 # Every field AWS's page lists per service: the catalogue must not claim more.
@@ -56,6 +65,8 @@ PAGE_FIELDS = {
         "output_format", "grow_mask",
     },
     ERASE: {"image", "seed", "output_format", "mask", "grow_mask"},
+    SKETCH: CONTROL_FIELDS,
+    STRUCTURE: CONTROL_FIELDS,
 }  # fmt: skip
 
 
@@ -299,6 +310,26 @@ class TestBodies:
         sent = Image.open(io.BytesIO(base64.b64decode(body["mask"])))
         assert sent.getpixel((20, 20)) == 255  # white = erase, as the page's mask
 
+    @pytest.mark.parametrize(
+        ("task", "model"), [("control_sketch", SKETCH), ("control_structure", STRUCTURE)]
+    )
+    def test_control_as_the_page_example(self, task, model):
+        prompt = "a house with background of mountains and river flowing nearby"
+        plan, _, body = _body({"task": task, "prompt": prompt, "control_strength": 0.6}, PHOTO)
+        assert plan.model_id == model
+        assert {k: v for k, v in body.items() if k not in ("image", "seed")} == {
+            "prompt": prompt,
+            "control_strength": 0.6,
+            "output_format": "png",
+        }
+
+    def test_control_strength_belongs_to_the_control_tasks(self):
+        assert _error(task="control_structure", prompt="p", control_strength=1.5).code == (
+            errors.INVALID_PARAMETERS
+        )
+        error = _error(task="search_replace", prompt="p", search_prompt="s", control_strength=0.5)
+        assert error.details["parameter"] == "control_strength"
+
     def test_remove_background_body(self):
         _, _, body = _body({"task": "remove_background", "model": REMOVE_BG}, PHOTO)
         assert set(body) == {"image", "output_format"}
@@ -318,6 +349,8 @@ class TestBodies:
             },
             {"task": "search_recolor", "prompt": "p", "select_prompt": "s", "negative_prompt": "n"},
             {"task": "erase", "mask_image_id": MASK_ID, "seed": 1},
+            {"task": "control_sketch", "prompt": "p", "style_preset": "line-art"},
+            {"task": "control_structure", "prompt": "p", "control_strength": 0.2},
         ],
     )
     def test_no_body_carries_a_field_its_page_does_not_list(self, fields):
