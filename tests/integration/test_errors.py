@@ -61,7 +61,7 @@ def test_negative_prompt_over_the_models_limit_is_img002(api):
     assert error["details"]["field"] == "negative_prompt"
 
 
-@pytest.mark.parametrize("model", sorted(catalog.MODELS))
+@pytest.mark.parametrize("model", sorted(catalog.models_for(catalog.TEXT_TO_IMAGE)))
 def test_content_filter_is_img003_with_safety_issues(api, model):
     response = api.generate({"prompt": "a scene with forbidden-content", "model": model})
     error = assert_error(response, 422, "IMG003")

@@ -9,7 +9,8 @@ from PIL import Image
 
 from imagegen import catalog
 
-ALL_MODELS = sorted(catalog.MODELS)
+# The models a generation can name (the image services only edit).
+ALL_MODELS = sorted(catalog.models_for(catalog.TEXT_TO_IMAGE))
 
 
 def _decode(api, url: str) -> Image.Image:
