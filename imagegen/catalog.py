@@ -23,9 +23,11 @@ SEARCH_RECOLOR = "search_recolor"
 ERASE = "erase"
 CONTROL_SKETCH = "control_sketch"
 CONTROL_STRUCTURE = "control_structure"
+STYLE_TRANSFER = "style_transfer"
 EDIT_TASKS = (
     IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND,
     UPSCALE, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, CONTROL_SKETCH, CONTROL_STRUCTURE,
+    STYLE_TRANSFER,
 )  # fmt: skip
 UPSCALE_MODES = ("fast", "conservative", "creative")
 
@@ -552,6 +554,25 @@ MODELS: dict[str, ModelSpec] = {
                 ),
             )
         ),
+        _stability_service(
+            model_id="stability.stable-style-transfer-v1:0",
+            name="Stable Image Style Transfer",
+            tasks=(STYLE_TRANSFER,),
+            input_rule=_EDIT_INPUT,
+            body_fields=(
+                "init_image",
+                "style_image",
+                "prompt",
+                "negative_prompt",
+                "seed",
+                "output_format",
+                "composition_fidelity",
+                "style_strength",
+                "change_strength",
+            ),
+            required_fields=("init_image", "style_image"),
+            price_usd=0.08,
+        ),
     )
 }
 
@@ -595,6 +616,7 @@ LIFECYCLE: dict[str, Lifecycle] = {
             "stability.stable-image-erase-object-v1:0",
             "stability.stable-image-control-sketch-v1:0",
             "stability.stable-image-control-structure-v1:0",
+            "stability.stable-style-transfer-v1:0",
         )
     },
     # v1 is older than v2 and no page lists it as offered; EOL, date unknown.

@@ -98,7 +98,10 @@ class _InputCollector:
             mask = self._owned(edit.mask_image_id, "mask_image_id")
         elif edit.mask_image_base64 is not None:
             mask = self._decode(edit.mask_image_base64, "mask_image_base64", keep=False)
-        return EditImages(sources=sources, mask=mask)
+        style = None
+        if edit.style_image_id is not None:
+            style = self._owned(edit.style_image_id, "style_image_id")
+        return EditImages(sources=sources, mask=mask, style=style)
 
     def store_inline(self, edit: EditRequest) -> dict[str, Any]:
         """Store inline source images as uploads; the request as kept, naming them by id."""

@@ -61,6 +61,10 @@ _TASK_PARAMETERS: dict[str, frozenset[str]] = {
     "search_prompt": frozenset({catalog.SEARCH_REPLACE}),
     "select_prompt": frozenset({catalog.SEARCH_RECOLOR}),
     "control_strength": frozenset({catalog.CONTROL_SKETCH, catalog.CONTROL_STRUCTURE}),
+    "style_image_id": frozenset({catalog.STYLE_TRANSFER}),
+    "composition_fidelity": frozenset({catalog.STYLE_TRANSFER}),
+    "style_strength": frozenset({catalog.STYLE_TRANSFER}),
+    "change_strength": frozenset({catalog.STYLE_TRANSFER}),
 }
 _MODES: dict[str, tuple[str, ...]] = {
     catalog.OUTPAINT: ("default", "precise"),
@@ -89,6 +93,7 @@ EditTask = Literal[
     "erase",
     "control_sketch",
     "control_structure",
+    "style_transfer",
 ]
 # AWS's pages cap every text field of the Stability image services at 10,000 characters.
 SERVICE_TEXT_MAX = 10000
@@ -123,13 +128,25 @@ class EditRequest(JobOptions):
     select_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
     creativity: float | None = None
     control_strength: float | None = Field(default=None, ge=0.0, le=1.0)
+    # style_transfer: image_id is the content, style_image_id the style to give it.
+    style_image_id: ImageId | None = None
+    composition_fidelity: float | None = Field(default=None, ge=0.0, le=1.0)
+    style_strength: float | None = Field(default=None, ge=0.0, le=1.0)
+    change_strength: float | None = Field(default=None, ge=0.1, le=1.0)
     image_strength: float | None = Field(
         default=None, ge=0.0, le=1.0, validation_alias=AliasChoices("image_strength", "strength")
     )
     similarity_strength: float | None = Field(default=None, ge=0.2, le=1.0)
 
     @field_validator(
-        "image_strength", "similarity_strength", "creativity", "control_strength", mode="before"
+        "image_strength",
+        "similarity_strength",
+        "creativity",
+        "control_strength",
+        "composition_fidelity",
+        "style_strength",
+        "change_strength",
+        mode="before",
     )
     @classmethod
     def _strength_number(cls, value: Any) -> Any:
@@ -274,6 +291,11 @@ def _check_service_request(request: EditRequest, spec: catalog.ModelSpec) -> Non
     for field in ("search_prompt", "select_prompt"):
         if field in spec.required_fields and not request.given(field):
             raise _invalid(f"{request.task} needs {field}: what to find", parameter=field)
+    if "style_image" in spec.required_fields and request.style_image_id is None:
+        raise _invalid(
+            f"{request.task} needs style_image_id: the image whose style to apply",
+            parameter="style_image_id",
+        )
     resolve_controls(
         spec, request.cfg_scale, request.steps, request.quality, request.style, request.style_preset
     )
@@ -319,6 +341,7 @@ class EditImages:
 
     sources: list[InputImage]
     mask: InputImage | None = None
+    style: InputImage | None = None  # style_transfer's style image
 
 
 @dataclass(frozen=True)
@@ -391,20 +414,15 @@ def _prepare_service_inputs(
     """An image service takes the image at its own size, within the page's limits: it is
     refused rather than resized, since resizing would undo an upscale or move an erase."""
     first = images.sources[0]
-    problem = rule.problem(first.width, first.height)
-    if problem is not None:
-        raise ServiceError(
-            errors.INVALID_IMAGE_SIZE,
-            f"{spec.model_id} cannot take a {first.width}x{first.height} image: {problem}",
-            {
-                "field": "image",
-                "image_size": f"{first.width}x{first.height}",
-                "rule": rule.describe(),
-            },
-        )
+    _check_service_image(spec, rule, first, "image")
     source = encode_png(to_rgb(first.image))
     factor = spec.upscale_factor or 1
     width, height = first.width * factor, first.height * factor
+    if request.task == catalog.STYLE_TRANSFER and images.style is not None:
+        # The page holds the style image to the same limits as the content image.
+        _check_service_image(spec, rule, images.style, "style_image")
+        style = encode_png(to_rgb(images.style.image))
+        return PreparedInputs(width, height, source=source, references=(style,))
     if request.task != catalog.ERASE:
         return PreparedInputs(width, height, source=source)
     if images.mask is not None:
@@ -433,6 +451,22 @@ def _prepare_service_inputs(
     if mask.getbbox() is None:
         raise _invalid("the mask marks no pixels to erase (white = erase)", parameter="mask")
     return PreparedInputs(width, height, source=source, mask=encode_png(mask))
+
+
+def _check_service_image(
+    spec: catalog.ModelSpec, rule: catalog.InputRule, image: InputImage, field: str
+) -> None:
+    problem = rule.problem(image.width, image.height)
+    if problem is not None:
+        raise ServiceError(
+            errors.INVALID_IMAGE_SIZE,
+            f"{spec.model_id} cannot take a {image.width}x{image.height} {field}: {problem}",
+            {
+                "field": field,
+                "image_size": f"{image.width}x{image.height}",
+                "rule": rule.describe(),
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -500,6 +534,9 @@ def plan_edit(
         select_prompt=request.select_prompt,
         creativity=request.creativity,
         control_strength=request.control_strength,
+        composition_fidelity=request.composition_fidelity,
+        style_strength=request.style_strength,
+        change_strength=request.change_strength,
         source_key=keys.source,
         mask_key=keys.mask,
         reference_keys=keys.references,

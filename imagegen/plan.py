@@ -73,6 +73,11 @@ class GenerationPlan:
     select_prompt: str | None = None
     creativity: float | None = None
     control_strength: float | None = None  # control_sketch/structure: the input's influence
+    # style_transfer: how much of the content's composition stays, how strongly the style
+    # image (the first reference) applies, how much the content may change.
+    composition_fidelity: float | None = None
+    style_strength: float | None = None
+    change_strength: float | None = None
     source_key: str | None = None
     mask_key: str | None = None
     reference_keys: tuple[str, ...] = ()

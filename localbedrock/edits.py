@@ -9,7 +9,8 @@ No model runs, so an edit is a deterministic composite that visibly derives from
 * background removal makes the pixels close to the border colour transparent;
 * the Stability image services: an upscale is the input resized by the service's factor
   (with the sketch blended in by the creativity of the upscales that reimagine), a recolour
-  tints a region of the input, an erase fills a region with the colour around it.
+  tints a region of the input, an erase fills a region with the colour around it, a style
+  transfer blends the style image into the content image.
 
 Regions are ``"L"`` images of the output size: 0 keeps the input pixel, 255 shows the sketch.
 """
@@ -93,7 +94,20 @@ class Fill:
         return Image.composite(Image.new("RGB", self.base.size, colour), self.base, self.region)
 
 
-Edit = SketchBlend | BackgroundRemoval | Upscale | Recolour | Fill
+@dataclass(frozen=True)
+class StyleMix:
+    """``content`` with ``style`` (resized to it) blended in by ``weight``; no sketch."""
+
+    content: Image.Image  # RGB
+    style: Image.Image  # RGB, any size
+    weight: float  # 0: the content exactly, 1: the resized style image
+
+    def render(self, sketch: Sketch) -> Image.Image:
+        style = self.style.resize(self.content.size, Image.Resampling.BILINEAR)
+        return Image.blend(self.content, style, self.weight)
+
+
+Edit = SketchBlend | BackgroundRemoval | Upscale | Recolour | Fill | StyleMix
 
 
 def uniform(size: tuple[int, int], weight: float) -> Image.Image:

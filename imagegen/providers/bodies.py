@@ -130,12 +130,18 @@ def _stability_service_body(
     values: dict[str, Any] = {
         "prompt": plan.prompt or None,
         "image": inputs.source,
+        # Style transfer names its content image init_image; its style image is the reference.
+        "init_image": inputs.source,
+        "style_image": inputs.references[0] if inputs.references else None,
         "search_prompt": plan.search_prompt,
         "select_prompt": plan.select_prompt,
         "mask": inputs.mask,
         "negative_prompt": plan.negative_prompt,
         "creativity": plan.creativity,
         "control_strength": plan.control_strength,
+        "composition_fidelity": plan.composition_fidelity,
+        "style_strength": plan.style_strength,
+        "change_strength": plan.change_strength,
         "style_preset": plan.style_preset,
         "seed": call.seed,
         "output_format": "png",

@@ -21,6 +21,7 @@ from localbedrock.models.stability_services import (
     RemoveBackground,
     SearchRecolor,
     SearchReplace,
+    StyleTransfer,
 )
 from localbedrock.models.stability_v2 import (
     StableDiffusion35Large,
@@ -48,6 +49,7 @@ HANDLERS: tuple[ModelHandler, ...] = (
     EraseObject(),
     ControlSketch(),
     ControlStructure(),
+    StyleTransfer(),
 )
 REGISTRY: dict[str, ModelHandler] = {
     model_id: handler for handler in HANDLERS for model_id in handler.model_ids

@@ -1,5 +1,6 @@
 """Stability AI Image Services: fast, conservative and creative upscale, remove background,
-search and replace, search and recolor, erase object, control sketch, control structure.
+search and replace, search and recolor, erase object, control sketch, control structure,
+style transfer.
 
 Fields and limits from the AWS Bedrock user guide page "Stability AI Image Services"
 (https://docs.aws.amazon.com/bedrock/latest/userguide/stable-image-services.html); every
@@ -20,6 +21,10 @@ schema does (Stability's own REST API takes more, e.g. grow_mask on remove backg
   (optional, erase) white = erase, resized to the image's size when it differs; without it
   the image's transparent pixels are the region; control_strength 0-1 (default 0.7) on the
   control services, which also take prompt (required), negative_prompt, seed, style_preset.
+* Style transfer takes no ``image``: ``init_image`` (the content) and ``style_image``, both
+  required and both held to the limits above; prompt (optional), negative_prompt, seed,
+  output_format, composition_fidelity 0-1 (default 0.9), style_strength 0-1 (default 1),
+  change_strength 0.1-1 (default 0.9).
 * Response: ``{"seeds": [...], "finish_reasons": [null], "images": ["<base64>"]}``.
 
 What the page leaves open, and localbedrock's choices:
@@ -29,6 +34,9 @@ What the page leaves open, and localbedrock's choices:
 * The control services' output has the input's size (the page names none).  Control
   structure shows the input with the sketch over it by 1 - control_strength; control sketch
   the same over the input's contour lines (dark edges on white), as a drawing would give.
+* Style transfer's output has the content image's size (the page names none): the content
+  with the style image blended in by style_strength x change_strength x (1 -
+  composition_fidelity / 2), so style_strength 0 gives the input back, as the page says.
 * No model runs: search and replace/recolor act on the centred ellipse (as mask prompts do,
   localbedrock cannot segment), grow_mask is validated but not drawn, and an erase without a
   mask of an image without transparency is refused (the page does not say what happens).
@@ -52,6 +60,7 @@ from localbedrock.edits import (
     Fill,
     Recolour,
     SketchBlend,
+    StyleMix,
     Upscale,
     centre_ellipse,
     light_pixels,
@@ -118,13 +127,20 @@ class _StabilityService(ModelHandler):
     optional: ClassVar[tuple[str, ...]]
     limits: ClassVar[InputLimits] = EDIT_LIMITS
     creativity_default: ClassVar[float | None] = None
+    image_key: ClassVar[str] = "image"  # style transfer's is init_image
 
     def parse(self, body: Any) -> GenerationJob:
         root = expect_object(body, "#")
         check_keys(root, "#", (*self.required, *self.optional), required=self.required)
-        image = decode_image(root["image"], "#/image", FORMATS)
-        self._check_limits(image)
+        image = decode_image(root[self.image_key], f"#/{self.image_key}", FORMATS)
+        self._check_limits(image, f"#/{self.image_key}")
         values: dict[str, Any] = {}
+        if "style_image" in root:
+            values["style_image"] = decode_image(root["style_image"], "#/style_image", FORMATS)
+            self._check_limits(values["style_image"], "#/style_image")
+        for key in ("composition_fidelity", "style_strength"):
+            values[key] = get_number(root, key, "#", minimum=0, maximum=1)
+        values["change_strength"] = get_number(root, "change_strength", "#", minimum=0.1, maximum=1)
         for key in ("negative_prompt", "search_prompt", "select_prompt"):
             values[key] = get_string(root, key, "#", max_len=TEXT_MAX)
         values["style_preset"] = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
@@ -151,14 +167,14 @@ class _StabilityService(ModelHandler):
             edit=edit,
         )
 
-    def _check_limits(self, image: Image.Image) -> None:
+    def _check_limits(self, image: Image.Image, path: str) -> None:
         limits = self.limits
-        require_sides(image, "#/image", limits.min_side, limits.max_side)
-        require_max_pixels(image, "#/image", limits.max_pixels)
+        require_sides(image, path, limits.min_side, limits.max_side)
+        require_max_pixels(image, path, limits.max_pixels)
         width, height = image.size
         if width * height < limits.min_pixels:
             raise malformed(
-                "#/image",
+                path,
                 f"image {width}x{height} has {width * height} pixels, "
                 f"fewer than {limits.min_pixels}",
             )
@@ -166,7 +182,7 @@ class _StabilityService(ModelHandler):
             limits.max_ratio
         ):
             raise malformed(
-                "#/image",
+                path,
                 f"image aspect ratio {width}:{height} is outside 1:{limits.max_ratio} to "
                 f"{limits.max_ratio}:1",
             )
@@ -339,3 +355,36 @@ class ControlStructure(_StabilityService):
     def edit(self, request: Request) -> tuple[Edit, tuple[int, int]]:
         image = request.image.convert("RGB")
         return _controlled(image, request.values["control_strength"]), image.size
+
+
+COMPOSITION_FIDELITY_DEFAULT = 0.9
+STYLE_STRENGTH_DEFAULT = 1.0
+CHANGE_STRENGTH_DEFAULT = 0.9
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+class StyleTransfer(_StabilityService):
+    """``stability.stable-style-transfer-v1:0``: the content restyled by the style image."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-style-transfer-v1:0",)
+    task = "style-transfer"
+    image_key = "init_image"
+    required = ("init_image", "style_image")
+    optional = (
+        "prompt", "negative_prompt", "seed", "output_format", "composition_fidelity",
+        "style_strength", "change_strength",
+    )  # fmt: skip
+
+    def edit(self, request: Request) -> tuple[Edit, tuple[int, int]]:
+        values = request.values
+        fidelity = _or(values["composition_fidelity"], COMPOSITION_FIDELITY_DEFAULT)
+        weight = (
+            _or(values["style_strength"], STYLE_STRENGTH_DEFAULT)
+            * _or(values["change_strength"], CHANGE_STRENGTH_DEFAULT)
+            * (1 - fidelity / 2)
+        )
+        content = request.image.convert("RGB")
+        return StyleMix(content, values["style_image"].convert("RGB"), weight), content.size

@@ -19,6 +19,9 @@ EDIT_CASES = [
 ]  # fmt: skip
 
 
+STYLE = Image.new("RGB", (512, 640), (250, 20, 200))  # a style image of its own size
+
+
 def upload(api, data: bytes) -> str:
     response = api.request("POST", "/v1/uploads", files={"file": ("in.png", data, "image/png")})
     assert response.status_code == 201, response.text
@@ -54,6 +57,12 @@ def task_fields(api, task: str, model: str | None = None) -> dict[str, Any]:
         return {"image_id": image_id, "prompt": "a lighthouse", "control_strength": 0.6}
     if task == "erase":
         return {"image_id": image_id, "mask_image_id": upload(api, encode(left_half_mask()))}
+    if task == "style_transfer":
+        return {
+            "image_id": image_id,
+            "style_image_id": upload(api, encode(STYLE)),
+            "prompt": "statue",
+        }
     return {"image_id": image_id}
 
 
@@ -204,6 +213,15 @@ class TestWaysOfGivingAnImage:
         assert response.json()["error"]["code"] == "IMG302"
         assert image_id in response.json()["error"]["message"]
 
+    def test_another_tenants_style_image_is_not_found(self, api, other_api, model_calls):
+        style_id = upload(other_api, encode(STYLE))
+        fields = {"task": "style_transfer", "image_id": upload(api, encode(scene((320, 320))))}
+        response = edit(api, {**fields, "style_image_id": style_id})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "IMG302"
+        assert style_id in response.json()["error"]["message"]
+        assert model_calls() == []
+
 
 @pytest.mark.parametrize(
     ("mode", "prompt", "model"),
@@ -252,6 +270,33 @@ def test_erase_fills_the_masked_area_and_keeps_the_rest(api):
     kept = (600, 0, 1024, 1024)
     assert result.crop(kept).tobytes() == source.crop(kept).tobytes()
     assert result.crop((0, 0, 400, 1024)).tobytes() != source.crop((0, 0, 400, 1024)).tobytes()
+
+
+def test_style_transfer_mixes_the_content_and_the_style(api, model_calls):
+    source = scene()
+    fields = {
+        "task": "style_transfer",
+        "image_id": upload(api, encode(source)),
+        "style_image_id": upload(api, encode(STYLE)),
+        "style_strength": 0.8,
+    }
+    response = edit(api, fields)
+
+    assert response.status_code == 200, response.text
+    result = decode(api.fetch(response.json()["images"][0]["url"]).content).convert("RGB")
+    assert result.size == source.size
+    style = Image.new("RGB", source.size, STYLE.getpixel((0, 0)))
+    for other in (source, style):  # far from both inputs: it is made of the two
+        assert sum(ImageStat.Stat(ImageChops.difference(result, other)).mean) / 3 > 20
+    [call] = model_calls()
+    assert call["model_id"] == "stability.stable-style-transfer-v1:0"
+    assert set(call["body"]) == {
+        "init_image",
+        "style_image",
+        "style_strength",
+        "seed",
+        "output_format",
+    }
 
 
 def test_a_model_without_the_task_names_those_with_it(api):

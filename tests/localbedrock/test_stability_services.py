@@ -19,11 +19,15 @@ SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
 SKETCH = "stability.stable-image-control-sketch-v1:0"
 STRUCTURE = "stability.stable-image-control-structure-v1:0"
+STYLE_TRANSFER = "stability.stable-style-transfer-v1:0"
 SIZE = (160, 120)
 INPUT = scene(SIZE)
 INPUT_B64 = b64(INPUT)
 CENTRE = (80, 60)
 CORNER = (3, 3)
+STYLE_COLOUR = (250, 20, 200)
+STYLE = Image.new("RGB", (90, 100), STYLE_COLOUR)  # another size: resized to the content
+STYLE_B64 = b64(STYLE)
 
 
 @pytest.fixture
@@ -129,6 +133,35 @@ class TestControl:
         assert drawing.crop((50, 35, 110, 85)).getextrema()[0] < 128  # the object's outline
 
 
+class TestStyleTransfer:
+    def test_the_output_mixes_the_content_and_the_style(self, output: Any) -> None:
+        body = {"init_image": INPUT_B64, "style_image": STYLE_B64, "prompt": "statue"}
+        image = output(STYLE_TRANSFER, body).convert("RGB")
+        assert image.size == SIZE  # the content image's
+        style = Image.new("RGB", SIZE, STYLE_COLOUR)
+        assert mean_difference(image, INPUT) > 20
+        assert mean_difference(image, style) > 20
+        # Every pixel lies between the content's and the style's: a blend of the two.
+        corner, content_corner = image.getpixel(CORNER), INPUT.getpixel(CORNER)
+        for mixed, content, styled in zip(corner, content_corner, STYLE_COLOUR, strict=True):
+            assert min(content, styled) <= mixed <= max(content, styled)
+
+    def test_no_style_strength_gives_the_input_back(self, output: Any) -> None:
+        body = {"init_image": INPUT_B64, "style_image": STYLE_B64, "style_strength": 0}
+        assert output(STYLE_TRANSFER, body).convert("RGB").tobytes() == INPUT.tobytes()
+
+    def test_composition_fidelity_keeps_more_of_the_content(self, output: Any) -> None:
+        body = {"init_image": INPUT_B64, "style_image": STYLE_B64, "seed": 3}
+        loose = output(STYLE_TRANSFER, {**body, "composition_fidelity": 0})
+        faithful = output(STYLE_TRANSFER, {**body, "composition_fidelity": 1})
+        assert mean_difference(faithful, INPUT) < mean_difference(loose, INPUT)
+
+    def test_the_same_body_renders_the_same_image(self, output: Any) -> None:
+        body = {"init_image": INPUT_B64, "style_image": STYLE_B64, "seed": 9}
+        first, second = output(STYLE_TRANSFER, body), output(STYLE_TRANSFER, body)
+        assert first.tobytes() == second.tobytes()
+
+
 NOT_ON_THE_PAGE = [
     (FAST, {"image": INPUT_B64, "seed": 1}, "#: extraneous key [seed]"),
     (FAST, {"image": INPUT_B64, "prompt": "p"}, "#: extraneous key [prompt]"),
@@ -138,6 +171,9 @@ NOT_ON_THE_PAGE = [
     (STRUCTURE, {"image": INPUT_B64, "prompt": "p", "fidelity": 0.5}, "[fidelity]"),
     (SKETCH, {"image": INPUT_B64, "prompt": "p", "creativity": 0.3}, "[creativity]"),
     (SEARCH_RECOLOR, {"image": INPUT_B64, "prompt": "p", "select_prompt": "s", "mask": ""}, "[mask]"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "image": INPUT_B64}, "[image]"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "style_preset": "anime"}, "[style_preset]"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "fidelity": 0.5}, "[fidelity]"),
 ]  # fmt: skip
 
 
@@ -168,6 +204,12 @@ REFUSALS = [
     (SEARCH_REPLACE, {"image": b64(scene((63, 100))), "prompt": "p", "search_prompt": "s"}, "#/image"),
     (ERASE, {"image": INPUT_B64}, "#/mask"),
     (REMOVE_BG, {"image": "aGVsbG8="}, "#/image: decoded data is not a PNG or JPEG or WEBP"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64}, "#: required key [style_image] not found"),
+    (STYLE_TRANSFER, {"style_image": STYLE_B64}, "#: required key [init_image] not found"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "change_strength": 0.05}, "#/change_strength"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "composition_fidelity": 1.5}, "#/composition_fidelity"),
+    (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": b64(scene((651, 260)))}, "#/style_image: image aspect ratio"),
+    (STYLE_TRANSFER, {"init_image": b64(scene((63, 100))), "style_image": STYLE_B64}, "#/init_image"),
 ]  # fmt: skip
 
 

@@ -37,9 +37,10 @@ SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
 SKETCH = "stability.stable-image-control-sketch-v1:0"
 STRUCTURE = "stability.stable-image-control-structure-v1:0"
+STYLE_TRANSFER = "stability.stable-style-transfer-v1:0"
 SERVICES = (
     FAST, CONSERVATIVE, CREATIVE, REMOVE_BG, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, SKETCH,
-    STRUCTURE,
+    STRUCTURE, STYLE_TRANSFER,
 )  # fmt: skip
 CONTROL_FIELDS = {
     "prompt", "image", "control_strength", "negative_prompt", "seed", "output_format",
@@ -47,6 +48,7 @@ CONTROL_FIELDS = {
 }  # fmt: skip
 IMAGE_ID = "img_" + "a" * 32
 MASK_ID = "img_" + "b" * 32
+STYLE_ID = "img_" + "c" * 32
 # Every field AWS's page lists per service: the catalogue must not claim more.
 PAGE_FIELDS = {
     FAST: {"image", "output_format"},
@@ -67,6 +69,10 @@ PAGE_FIELDS = {
     ERASE: {"image", "seed", "output_format", "mask", "grow_mask"},
     SKETCH: CONTROL_FIELDS,
     STRUCTURE: CONTROL_FIELDS,
+    STYLE_TRANSFER: {
+        "init_image", "style_image", "prompt", "negative_prompt", "seed", "output_format",
+        "composition_fidelity", "style_strength", "change_strength",
+    },
 }  # fmt: skip
 
 
@@ -98,20 +104,32 @@ def _input(image: Image.Image) -> InputImage:
     )
 
 
-def _body(fields: dict[str, Any], image: Image.Image, mask: Image.Image | None = None):
+def _body(
+    fields: dict[str, Any],
+    image: Image.Image,
+    mask: Image.Image | None = None,
+    style: Image.Image | None = None,
+):
     """The body the worker would send for this request, and the prepared inputs."""
     request, spec, requested, note = _checked(**fields)
-    images = EditImages([_input(image)], _input(mask) if mask is not None else None)
+    images = EditImages(
+        [_input(image)],
+        _input(mask) if mask is not None else None,
+        _input(style) if style is not None else None,
+    )
     prepared = prepare_inputs(request, spec, images)
-    plan = plan_edit(request, spec, requested, note, prepared, InputKeys("src", "mask"))
+    keys = InputKeys("src", "mask", tuple(f"ref-{i}" for i in range(len(prepared.references))))
+    plan = plan_edit(request, spec, requested, note, prepared, keys)
     inputs = ModelInputs(
         source=base64.b64encode(prepared.source or b"").decode(),
         mask=base64.b64encode(prepared.mask).decode() if prepared.mask else None,
+        references=tuple(base64.b64encode(data).decode() for data in prepared.references),
     )
     return plan, prepared, build_body(plan, ModelCall(plan.seed, 1), inputs)
 
 
 PHOTO = Image.new("RGB", (320, 240), (40, 90, 160))
+STYLE = Image.new("RGB", (200, 200), (230, 200, 20))
 
 
 class TestCatalogue:
@@ -216,6 +234,45 @@ class TestRules:
     def test_erase_takes_no_mask_prompt(self):
         assert _error(task="erase", mask_prompt="the cup").details["parameter"] == "mask_prompt"
 
+    def test_style_transfer_needs_a_style_image(self):
+        error = _error(task="style_transfer", prompt="statue")
+        assert error.code == errors.INVALID_PARAMETERS
+        assert error.details["parameter"] == "style_image_id"
+
+    def test_style_transfer_prompt_is_optional(self):
+        _, spec, _, _ = _checked(task="style_transfer", style_image_id=STYLE_ID)
+        assert spec.model_id == STYLE_TRANSFER
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            {"style_image_id": STYLE_ID},
+            {"composition_fidelity": 0.5},
+            {"style_strength": 0.5},
+            {"change_strength": 0.5},
+        ],
+    )
+    def test_style_transfer_fields_belong_to_style_transfer(self, field):
+        error = _error(task="control_structure", prompt="p", **field)
+        assert error.details["parameter"] == next(iter(field))
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            {"composition_fidelity": 1.1},
+            {"style_strength": -0.1},
+            {"change_strength": 0.05},  # the page's range is 0.1-1
+        ],
+    )
+    def test_style_transfer_ranges_are_the_pages(self, field):
+        error = _error(task="style_transfer", style_image_id=STYLE_ID, **field)
+        assert error.code == errors.INVALID_PARAMETERS
+
+    def test_style_transfer_refuses_what_its_page_does_not_list(self):
+        fields = {"task": "style_transfer", "style_image_id": STYLE_ID}
+        assert _error(**fields, style_preset="anime").details["parameter"] == "style_preset"
+        assert _error(**fields, cfg_scale=7).details["parameter"] == "cfg_scale"
+
     def test_remove_background_goes_to_the_stability_service_when_chosen(self):
         _, spec, _, _ = _checked(task="remove_background", model=REMOVE_BG)
         assert spec.family == "stability-services"
@@ -245,6 +302,14 @@ class TestInputLimits:
             self._prepare(fields, size)
         assert caught.value.code == errors.INVALID_IMAGE_SIZE
         assert caught.value.details["image_size"] == f"{size[0]}x{size[1]}"
+
+    def test_the_style_image_is_held_to_the_same_limits(self):
+        request, spec, _, _ = _checked(task="style_transfer", style_image_id=STYLE_ID)
+        images = EditImages([_input(PHOTO)], style=_input(Image.new("RGB", (651, 260))))
+        with pytest.raises(ServiceError) as caught:
+            prepare_inputs(request, spec, images)
+        assert caught.value.code == errors.INVALID_IMAGE_SIZE
+        assert caught.value.details["field"] == "style_image"
 
     def test_the_image_is_sent_at_its_own_size(self):
         prepared = self._prepare({"task": "upscale"}, (1536, 682))
@@ -323,6 +388,34 @@ class TestBodies:
             "output_format": "png",
         }
 
+    def test_style_transfer_as_the_page_example(self):
+        fields = {"task": "style_transfer", "style_image_id": STYLE_ID, "prompt": "statue"}
+        plan, prepared, body = _body(fields, PHOTO, style=STYLE)
+        assert plan.model_id == STYLE_TRANSFER and plan.price_per_image_usd == 0.08
+        assert (plan.width, plan.height) == PHOTO.size  # the content image's size
+        assert {k: v for k, v in body.items() if k != "seed"} == {
+            "init_image": base64.b64encode(prepared.source or b"").decode(),
+            "style_image": base64.b64encode(prepared.references[0]).decode(),
+            "prompt": "statue",
+            "output_format": "png",
+        }
+        sent = Image.open(io.BytesIO(base64.b64decode(body["style_image"])))
+        assert sent.size == STYLE.size and sent.getpixel((0, 0)) == (230, 200, 20)
+
+    def test_style_transfer_strengths_reach_the_body(self):
+        fields = {
+            "task": "style_transfer",
+            "style_image_id": STYLE_ID,
+            "composition_fidelity": 0.4,
+            "style_strength": 0.8,
+            "change_strength": 0.1,
+            "negative_prompt": "blur",
+        }
+        _, _, body = _body(fields, PHOTO, style=STYLE)
+        assert "prompt" not in body and "image" not in body
+        assert (body["composition_fidelity"], body["style_strength"]) == (0.4, 0.8)
+        assert (body["change_strength"], body["negative_prompt"]) == (0.1, "blur")
+
     def test_control_strength_belongs_to_the_control_tasks(self):
         assert _error(task="control_structure", prompt="p", control_strength=1.5).code == (
             errors.INVALID_PARAMETERS
@@ -351,11 +444,14 @@ class TestBodies:
             {"task": "erase", "mask_image_id": MASK_ID, "seed": 1},
             {"task": "control_sketch", "prompt": "p", "style_preset": "line-art"},
             {"task": "control_structure", "prompt": "p", "control_strength": 0.2},
+            {"task": "style_transfer", "style_image_id": STYLE_ID, "style_strength": 0.5},
         ],
     )
     def test_no_body_carries_a_field_its_page_does_not_list(self, fields):
         mask = Image.new("L", PHOTO.size, 255)
-        plan, _, body = _body({**fields, "style": "natural", "quality": "hd"}, PHOTO, mask)
+        plan, _, body = _body(
+            {**fields, "style": "natural", "quality": "hd"}, PHOTO, mask, style=STYLE
+        )
         assert set(body) <= PAGE_FIELDS[plan.model_id]
 
     def test_an_inference_error_is_a_failed_generation_not_a_filter(self):
