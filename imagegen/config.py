@@ -129,6 +129,9 @@ class Settings:
     # how long what the control plane said is kept.
     model_lifecycle: dict[str, Lifecycle]
     model_lifecycle_ttl_seconds: float
+    # A Bedrock control plane of its own (AWS_ENDPOINT_URL_BEDROCK, which boto3 reads for
+    # the `bedrock` client): set, the lifecycles are asked of it on any storage backend.
+    bedrock_control_plane_endpoint: str
     sync_wait_seconds: float
     signed_url_ttl_seconds: int
     worker_concurrency: int
@@ -218,6 +221,7 @@ class Settings:
             default_model_choice=default_choice,
             model_lifecycle=lifecycle_overrides,
             model_lifecycle_ttl_seconds=_float(env, "IMAGEGEN_MODEL_LIFECYCLE_TTL_SECONDS", 3600.0),
+            bedrock_control_plane_endpoint=env.get("AWS_ENDPOINT_URL_BEDROCK", ""),
             sync_wait_seconds=_float(env, "IMAGEGEN_SYNC_WAIT_SECONDS", 60.0),
             signed_url_ttl_seconds=_int(env, "IMAGEGEN_SIGNED_URL_TTL_SECONDS", 24 * 3600),
             worker_concurrency=_int(env, "IMAGEGEN_WORKER_CONCURRENCY", 64),

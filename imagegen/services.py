@@ -84,10 +84,11 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_lifecycle_source(settings: Settings) -> ReportSource | None:
-    """Bedrock's control plane only where the service runs on AWS: locally there is no
-    Bedrock to ask, and botocore's search for credentials (instance metadata included)
+    """Bedrock's control plane where the service runs on AWS, or where one is named
+    (AWS_ENDPOINT_URL_BEDROCK: localbedrock, in the tests). Otherwise there is no Bedrock
+    to ask locally, and botocore's search for credentials (instance metadata included)
     would be a wait for nothing, so the built-in table and the overrides decide."""
-    if settings.storage_backend != "aws":
+    if settings.storage_backend != "aws" and not settings.bedrock_control_plane_endpoint:
         return None
     from imagegen.providers.lifecycle import BedrockLifecycleSource
 

@@ -17,6 +17,10 @@ background removal).  Edited images are deterministic composites of the input im
 the placeholder.  Other tasks (colour guidance, image conditioning, virtual try-on, Ultra's
 image-to-image) answer a ValidationException saying they are not supported yet.
 
+It is also the control plane's ``ListFoundationModels`` and ``GetFoundationModel`` for a
+``bedrock`` client (``AWS_ENDPOINT_URL_BEDROCK``): every model it serves, ACTIVE unless
+``LOCALBEDROCK_LIFECYCLE`` says otherwise (localbedrock.control_plane).
+
 Run: ``python -m localbedrock --host 127.0.0.1 --port 8010``.
 
 Environment variables, read once at start:

@@ -1,4 +1,5 @@
-"""Flask app speaking Bedrock runtime's InvokeModel REST protocol, plus test introspection.
+"""Flask app speaking Bedrock runtime's InvokeModel REST protocol, the control plane's
+foundation-model calls (localbedrock.control_plane), plus test introspection.
 
 Errors follow the rest-json protocol botocore parses: a JSON body ``{"message": ...}``, the
 error name in the ``x-amzn-ErrorType`` header and the status the service model declares
@@ -16,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ from flask import Flask, Response, request
 from PIL import Image
 from werkzeug.exceptions import HTTPException
 
+from localbedrock.control_plane import ControlPlane
 from localbedrock.faults import Faults, Settings
 from localbedrock.models import BedrockError, GenerationJob, ModelHandler, resolve
 from localbedrock.render import encode, sketch_image
@@ -145,9 +148,13 @@ def _generate(
     return handler.respond(job, images)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """The localbedrock WSGI app; ``settings`` defaults to the ``LOCALBEDROCK_*`` env vars."""
+def create_app(
+    settings: Settings | None = None, control_plane: ControlPlane | None = None
+) -> Flask:
+    """The localbedrock WSGI app; ``settings`` and ``control_plane`` default to the
+    ``LOCALBEDROCK_*`` env vars."""
     faults = Faults(settings or Settings.from_env(os.environ))
+    control_plane = control_plane or ControlPlane.from_env(os.environ)
     calls = CallLog()
     app = Flask("localbedrock")
 
@@ -205,6 +212,29 @@ def create_app(settings: Settings | None = None) -> Flask:
             )
         )
         return response
+
+    def control_plane_answer(answer: Callable[[str], dict[str, Any]]) -> Response:
+        """Call ``answer(region)`` for a control-plane operation, in the region the client
+        signed for (its ARNs name it), and shape its result or error as rest-json."""
+        region = signed_region(request.headers.get("Authorization", "")) or "us-east-1"
+        try:
+            response = _json(200, answer(region))
+        except BedrockError as error:
+            response = error_response(error)
+        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return response
+
+    @app.get("/foundation-models")
+    def list_foundation_models() -> Response:
+        query = request.args.to_dict(flat=False)
+        return control_plane_answer(lambda region: control_plane.list_models(query, region))
+
+    @app.get("/foundation-models/<path:model_identifier>")
+    def get_foundation_model(model_identifier: str) -> Response:
+        query = request.args.to_dict(flat=False)
+        return control_plane_answer(
+            lambda region: control_plane.get_model(model_identifier, query, region)
+        )
 
     @app.get("/_local/health")
     def health() -> Response:

@@ -151,6 +151,8 @@ def service_env(data_dir: Path, redis_url: str, endpoint: str, api_port: int) ->
         "IMAGEGEN_WEBHOOK_TIMEOUT_SECONDS": "2",
         "IMAGEGEN_WEBHOOK_POLL_SECONDS": "0.1",
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint,
+        # localbedrock is the stack's control plane too: the lifecycles are asked of it.
+        "AWS_ENDPOINT_URL_BEDROCK": endpoint,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": "us-east-1",

@@ -46,6 +46,8 @@ if [ -z "${AWS_ENDPOINT_URL_BEDROCK_RUNTIME:-}" ]; then
   setsid $PY -m localbedrock --host 127.0.0.1 --port "$port" &
   infra_pids+=($!)
   export AWS_ENDPOINT_URL_BEDROCK_RUNTIME="http://127.0.0.1:$port"
+  # It is the control plane too: the models' lifecycles are asked of it (README, "Model lifecycle").
+  export AWS_ENDPOINT_URL_BEDROCK="${AWS_ENDPOINT_URL_BEDROCK:-http://127.0.0.1:$port}"
   # The local endpoint ignores credentials, but boto3 refuses to sign without some.
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
   # The local endpoint serves every model, retired ones too, as an account that kept access
