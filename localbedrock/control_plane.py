@@ -36,14 +36,12 @@ _PATTERNS = {
     ),
 }
 _LIST_PARAMETERS = ("byProvider", "byCustomizationType", "byOutputModality", "byInferenceType")
-_PATTERNS_BY_PATH = {
-    # GetFoundationModelIdentifier: a foundation-model ARN or a model id.
-    "modelIdentifier": (
-        "(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/[a-z0-9-]{1,63}[.]{1}"
-        "([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2})|([a-z0-9-]{1,63}"
-        "[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})"
-    ),
-}
+# GetFoundationModelIdentifier: a foundation-model ARN or a model id.
+_MODEL_IDENTIFIER_PATTERN = (
+    "(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/[a-z0-9-]{1,63}[.]{1}"
+    "([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2})|([a-z0-9-]{1,63}"
+    "[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})"
+)
 # The summary member each list filter is looked for in.
 _FILTERED_MEMBERS = {
     "byOutputModality": "outputModalities",
@@ -233,13 +231,12 @@ class ControlPlane:
     ) -> dict[str, Any]:
         """GetFoundationModel by model id or foundation-model ARN."""
         _check_query("GetFoundationModel", query, ("projectIdentifier",))
-        pattern = _PATTERNS_BY_PATH["modelIdentifier"]
-        if not re.fullmatch(pattern, identifier):
+        if not re.fullmatch(_MODEL_IDENTIFIER_PATTERN, identifier):
             raise BedrockError(
                 "ValidationException",
                 f"1 validation error detected: Value '{identifier}' at 'modelIdentifier' "
                 f"failed to satisfy constraint: Member must satisfy regular expression pattern: "
-                f"{pattern}",
+                f"{_MODEL_IDENTIFIER_PATTERN}",
             )
         model_id = identifier.rpartition("foundation-model/")[2]
         if model_id not in REGISTRY:
