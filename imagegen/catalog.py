@@ -23,11 +23,12 @@ SEARCH_RECOLOR = "search_recolor"
 ERASE = "erase"
 CONTROL_SKETCH = "control_sketch"
 CONTROL_STRUCTURE = "control_structure"
+STYLE_GUIDE = "style_guide"
 STYLE_TRANSFER = "style_transfer"
 EDIT_TASKS = (
     IMAGE_TO_IMAGE, INPAINT, OUTPAINT, VARIATION, REMOVE_BACKGROUND,
     UPSCALE, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, CONTROL_SKETCH, CONTROL_STRUCTURE,
-    STYLE_TRANSFER,
+    STYLE_GUIDE, STYLE_TRANSFER,
 )  # fmt: skip
 UPSCALE_MODES = ("fast", "conservative", "creative")
 
@@ -555,6 +556,25 @@ MODELS: dict[str, ModelSpec] = {
             )
         ),
         _stability_service(
+            model_id="stability.stable-image-style-guide-v1:0",
+            name="Stable Image Style Guide",
+            tasks=(STYLE_GUIDE,),
+            style_presets=SDXL_STYLE_PRESETS,
+            input_rule=_EDIT_INPUT,
+            body_fields=(
+                "prompt",
+                "image",
+                "aspect_ratio",
+                "negative_prompt",
+                "seed",
+                "output_format",
+                "fidelity",
+                "style_preset",
+            ),
+            required_fields=("prompt", "image"),
+            price_usd=0.07,
+        ),
+        _stability_service(
             model_id="stability.stable-style-transfer-v1:0",
             name="Stable Image Style Transfer",
             tasks=(STYLE_TRANSFER,),
@@ -616,6 +636,7 @@ LIFECYCLE: dict[str, Lifecycle] = {
             "stability.stable-image-erase-object-v1:0",
             "stability.stable-image-control-sketch-v1:0",
             "stability.stable-image-control-structure-v1:0",
+            "stability.stable-image-style-guide-v1:0",
             "stability.stable-style-transfer-v1:0",
         )
     },

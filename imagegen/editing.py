@@ -61,6 +61,8 @@ _TASK_PARAMETERS: dict[str, frozenset[str]] = {
     "search_prompt": frozenset({catalog.SEARCH_REPLACE}),
     "select_prompt": frozenset({catalog.SEARCH_RECOLOR}),
     "control_strength": frozenset({catalog.CONTROL_SKETCH, catalog.CONTROL_STRUCTURE}),
+    "aspect_ratio": frozenset({catalog.STYLE_GUIDE}),
+    "fidelity": frozenset({catalog.STYLE_GUIDE}),
     "style_image_id": frozenset({catalog.STYLE_TRANSFER}),
     "composition_fidelity": frozenset({catalog.STYLE_TRANSFER}),
     "style_strength": frozenset({catalog.STYLE_TRANSFER}),
@@ -93,6 +95,7 @@ EditTask = Literal[
     "erase",
     "control_sketch",
     "control_structure",
+    "style_guide",
     "style_transfer",
 ]
 # AWS's pages cap every text field of the Stability image services at 10,000 characters.
@@ -128,6 +131,12 @@ class EditRequest(JobOptions):
     select_prompt: str | None = Field(default=None, min_length=1, max_length=SERVICE_TEXT_MAX)
     creativity: float | None = None
     control_strength: float | None = Field(default=None, ge=0.0, le=1.0)
+    # style_guide: image_id is the style to follow, the output's shape one of Stability's
+    # aspect ratios (the page's default 1:1).
+    aspect_ratio: (
+        Literal["16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"] | None
+    ) = None
+    fidelity: float | None = Field(default=None, ge=0.0, le=1.0)
     # style_transfer: image_id is the content, style_image_id the style to give it.
     style_image_id: ImageId | None = None
     composition_fidelity: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -143,6 +152,7 @@ class EditRequest(JobOptions):
         "similarity_strength",
         "creativity",
         "control_strength",
+        "fidelity",
         "composition_fidelity",
         "style_strength",
         "change_strength",
@@ -418,6 +428,9 @@ def _prepare_service_inputs(
     source = encode_png(to_rgb(first.image))
     factor = spec.upscale_factor or 1
     width, height = first.width * factor, first.height * factor
+    if request.task == catalog.STYLE_GUIDE:
+        # A new image in the input's style: its shape is the aspect ratio's, not the input's.
+        width, height = catalog.STABILITY_ASPECT_RATIOS[request.aspect_ratio or "1:1"]
     if request.task == catalog.STYLE_TRANSFER and images.style is not None:
         # The page holds the style image to the same limits as the content image.
         _check_service_image(spec, rule, images.style, "style_image")
@@ -516,7 +529,7 @@ def plan_edit(
         negative_prompt=negative,
         width=prepared.width,
         height=prepared.height,
-        aspect_ratio=None,
+        aspect_ratio=request.aspect_ratio,
         quality=request.quality,
         style=request.style,
         style_preset=style_preset,
@@ -534,6 +547,7 @@ def plan_edit(
         select_prompt=request.select_prompt,
         creativity=request.creativity,
         control_strength=request.control_strength,
+        fidelity=request.fidelity,
         composition_fidelity=request.composition_fidelity,
         style_strength=request.style_strength,
         change_strength=request.change_strength,

@@ -73,6 +73,7 @@ class GenerationPlan:
     select_prompt: str | None = None
     creativity: float | None = None
     control_strength: float | None = None  # control_sketch/structure: the input's influence
+    fidelity: float | None = None  # style_guide: how close to the input image's style
     # style_transfer: how much of the content's composition stays, how strongly the style
     # image (the first reference) applies, how much the content may change.
     composition_fidelity: float | None = None

@@ -139,6 +139,8 @@ def _stability_service_body(
         "negative_prompt": plan.negative_prompt,
         "creativity": plan.creativity,
         "control_strength": plan.control_strength,
+        "aspect_ratio": plan.aspect_ratio,
+        "fidelity": plan.fidelity,
         "composition_fidelity": plan.composition_fidelity,
         "style_strength": plan.style_strength,
         "change_strength": plan.change_strength,

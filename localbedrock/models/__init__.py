@@ -21,6 +21,7 @@ from localbedrock.models.stability_services import (
     RemoveBackground,
     SearchRecolor,
     SearchReplace,
+    StyleGuide,
     StyleTransfer,
 )
 from localbedrock.models.stability_v2 import (
@@ -49,6 +50,7 @@ HANDLERS: tuple[ModelHandler, ...] = (
     EraseObject(),
     ControlSketch(),
     ControlStructure(),
+    StyleGuide(),
     StyleTransfer(),
 )
 REGISTRY: dict[str, ModelHandler] = {

@@ -1,6 +1,6 @@
 """Stability AI Image Services: fast, conservative and creative upscale, remove background,
 search and replace, search and recolor, erase object, control sketch, control structure,
-style transfer.
+style guide, style transfer.
 
 Fields and limits from the AWS Bedrock user guide page "Stability AI Image Services"
 (https://docs.aws.amazon.com/bedrock/latest/userguide/stable-image-services.html); every
@@ -21,6 +21,9 @@ schema does (Stability's own REST API takes more, e.g. grow_mask on remove backg
   (optional, erase) white = erase, resized to the image's size when it differs; without it
   the image's transparent pixels are the region; control_strength 0-1 (default 0.7) on the
   control services, which also take prompt (required), negative_prompt, seed, style_preset.
+* Style guide: prompt and image (the style to follow) required; aspect_ratio (16:9, 1:1,
+  21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21; default 1:1), negative_prompt, seed, output_format,
+  fidelity 0-1 (default 0.5), style_preset.
 * Style transfer takes no ``image``: ``init_image`` (the content) and ``style_image``, both
   required and both held to the limits above; prompt (optional), negative_prompt, seed,
   output_format, composition_fidelity 0-1 (default 0.9), style_strength 0-1 (default 1),
@@ -34,6 +37,8 @@ What the page leaves open, and localbedrock's choices:
 * The control services' output has the input's size (the page names none).  Control
   structure shows the input with the sketch over it by 1 - control_strength; control sketch
   the same over the input's contour lines (dark edges on white), as a drawing would give.
+* Style guide's output has the aspect ratio's size in Stability's 1 MP table (the page
+  names no pixels): the seeded sketch with the style image (resized) over it by fidelity.
 * Style transfer's output has the content image's size (the page names none): the content
   with the style image blended in by style_strength x change_strength x (1 -
   composition_fidelity / 2), so style_strength 0 gives the input back, as the page says.
@@ -78,6 +83,7 @@ from localbedrock.models.base import (
     malformed,
 )
 from localbedrock.models.images import decode_image, require_max_pixels, require_sides
+from localbedrock.models.stability_v2 import ASPECT_RATIO_SIZES
 
 FORMATS = ("PNG", "JPEG", "WEBP")
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
@@ -141,6 +147,8 @@ class _StabilityService(ModelHandler):
         for key in ("composition_fidelity", "style_strength"):
             values[key] = get_number(root, key, "#", minimum=0, maximum=1)
         values["change_strength"] = get_number(root, "change_strength", "#", minimum=0.1, maximum=1)
+        values["fidelity"] = get_number(root, "fidelity", "#", minimum=0, maximum=1)
+        values["aspect_ratio"] = get_string(root, "aspect_ratio", "#", enum=ASPECT_RATIO_SIZES)
         for key in ("negative_prompt", "search_prompt", "select_prompt"):
             values[key] = get_string(root, key, "#", max_len=TEXT_MAX)
         values["style_preset"] = get_string(root, "style_preset", "#", enum=STYLE_PRESETS)
@@ -357,13 +365,33 @@ class ControlStructure(_StabilityService):
         return _controlled(image, request.values["control_strength"]), image.size
 
 
-COMPOSITION_FIDELITY_DEFAULT = 0.9
-STYLE_STRENGTH_DEFAULT = 1.0
-CHANGE_STRENGTH_DEFAULT = 0.9
+FIDELITY_DEFAULT = 0.5
 
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
+
+
+class StyleGuide(_StabilityService):
+    """``stability.stable-image-style-guide-v1:0``: a new image in the input's style."""
+
+    model_ids: ClassVar[tuple[str, ...]] = ("stability.stable-image-style-guide-v1:0",)
+    task = "style-guide"
+    required = ("prompt", "image")
+    optional = (
+        "aspect_ratio", "negative_prompt", "seed", "output_format", "fidelity", "style_preset",
+    )  # fmt: skip
+
+    def edit(self, request: Request) -> tuple[Edit, tuple[int, int]]:
+        size = ASPECT_RATIO_SIZES[request.values["aspect_ratio"] or "1:1"]
+        style = request.image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        fidelity = _or(request.values["fidelity"], FIDELITY_DEFAULT)
+        return SketchBlend(style, uniform(size, 1 - fidelity)), size
+
+
+COMPOSITION_FIDELITY_DEFAULT = 0.9
+STYLE_STRENGTH_DEFAULT = 1.0
+CHANGE_STRENGTH_DEFAULT = 0.9
 
 
 class StyleTransfer(_StabilityService):

@@ -57,6 +57,8 @@ def task_fields(api, task: str, model: str | None = None) -> dict[str, Any]:
         return {"image_id": image_id, "prompt": "a lighthouse", "control_strength": 0.6}
     if task == "erase":
         return {"image_id": image_id, "mask_image_id": upload(api, encode(left_half_mask()))}
+    if task == "style_guide":
+        return {"image_id": image_id, "prompt": "wide shot of modern metropolis"}
     if task == "style_transfer":
         return {
             "image_id": image_id,
@@ -297,6 +299,28 @@ def test_style_transfer_mixes_the_content_and_the_style(api, model_calls):
         "seed",
         "output_format",
     }
+
+
+def test_style_guide_makes_the_ratios_shape_in_the_inputs_colours(api, model_calls):
+    fields = {
+        "task": "style_guide",
+        "image_id": upload(api, encode(STYLE)),
+        "prompt": "a harbour",
+        "aspect_ratio": "16:9",
+        "fidelity": 0.9,
+    }
+    response = edit(api, fields)
+
+    assert response.status_code == 200, response.text
+    result = decode(api.fetch(response.json()["images"][0]["url"]).content).convert("RGB")
+    assert result.size == (1344, 768)
+    style = Image.new("RGB", result.size, STYLE.getpixel((0, 0)))
+    assert sum(ImageStat.Stat(ImageChops.difference(result, style)).mean) / 3 < 30
+    [call] = model_calls()
+    assert call["model_id"] == "stability.stable-image-style-guide-v1:0"
+    assert set(call["body"]) == {
+        "image", "prompt", "aspect_ratio", "fidelity", "seed", "output_format"
+    }  # fmt: skip
 
 
 def test_a_model_without_the_task_names_those_with_it(api):

@@ -19,6 +19,7 @@ SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
 SKETCH = "stability.stable-image-control-sketch-v1:0"
 STRUCTURE = "stability.stable-image-control-structure-v1:0"
+STYLE_GUIDE = "stability.stable-image-style-guide-v1:0"
 STYLE_TRANSFER = "stability.stable-style-transfer-v1:0"
 SIZE = (160, 120)
 INPUT = scene(SIZE)
@@ -133,6 +134,32 @@ class TestControl:
         assert drawing.crop((50, 35, 110, 85)).getextrema()[0] < 128  # the object's outline
 
 
+class TestStyleGuide:
+    def test_the_output_has_the_ratios_size_and_the_style(self, output: Any) -> None:
+        body = {"prompt": "wide shot of modern metropolis", "image": STYLE_B64, "seed": 4}
+        square = output(STYLE_GUIDE, body)
+        wide = output(STYLE_GUIDE, {**body, "aspect_ratio": "16:9"})
+        assert (square.size, wide.size) == ((1024, 1024), (1344, 768))
+        exact = output(STYLE_GUIDE, {**body, "fidelity": 1}).convert("RGB")
+        assert exact.getpixel(CORNER) == STYLE_COLOUR  # all style, no sketch
+
+    def test_fidelity_is_how_much_of_the_style_shows(self, output: Any) -> None:
+        body = {"prompt": "a harbour", "image": STYLE_B64, "seed": 4}
+        style = Image.new("RGB", (1024, 1024), STYLE_COLOUR)
+        close = output(STYLE_GUIDE, {**body, "fidelity": 0.9}).convert("RGB")
+        loose = output(STYLE_GUIDE, {**body, "fidelity": 0.1}).convert("RGB")
+        assert mean_difference(close, style) < mean_difference(loose, style)
+
+    def test_the_prompt_and_seed_shape_the_rest(self, output: Any) -> None:
+        body = {"prompt": "a harbour", "image": STYLE_B64, "fidelity": 0.3}
+        assert (
+            mean_difference(
+                output(STYLE_GUIDE, {**body, "seed": 1}), output(STYLE_GUIDE, {**body, "seed": 2})
+            )
+            > 1
+        )
+
+
 class TestStyleTransfer:
     def test_the_output_mixes_the_content_and_the_style(self, output: Any) -> None:
         body = {"init_image": INPUT_B64, "style_image": STYLE_B64, "prompt": "statue"}
@@ -174,6 +201,8 @@ NOT_ON_THE_PAGE = [
     (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "image": INPUT_B64}, "[image]"),
     (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "style_preset": "anime"}, "[style_preset]"),
     (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "fidelity": 0.5}, "[fidelity]"),
+    (STYLE_GUIDE, {"image": STYLE_B64, "prompt": "p", "style_image": STYLE_B64}, "[style_image]"),
+    (STYLE_GUIDE, {"image": STYLE_B64, "prompt": "p", "composition_fidelity": 0.5}, "[composition_fidelity]"),
 ]  # fmt: skip
 
 
@@ -204,6 +233,10 @@ REFUSALS = [
     (SEARCH_REPLACE, {"image": b64(scene((63, 100))), "prompt": "p", "search_prompt": "s"}, "#/image"),
     (ERASE, {"image": INPUT_B64}, "#/mask"),
     (REMOVE_BG, {"image": "aGVsbG8="}, "#/image: decoded data is not a PNG or JPEG or WEBP"),
+    (STYLE_GUIDE, {"image": STYLE_B64}, "#: required key [prompt] not found"),
+    (STYLE_GUIDE, {"image": STYLE_B64, "prompt": "p", "fidelity": 1.5}, "#/fidelity"),
+    (STYLE_GUIDE, {"image": STYLE_B64, "prompt": "p", "aspect_ratio": "4:3"}, "#/aspect_ratio"),
+    (STYLE_GUIDE, {"image": b64(scene((651, 260))), "prompt": "p"}, "#/image: image aspect ratio"),
     (STYLE_TRANSFER, {"init_image": INPUT_B64}, "#: required key [style_image] not found"),
     (STYLE_TRANSFER, {"style_image": STYLE_B64}, "#: required key [init_image] not found"),
     (STYLE_TRANSFER, {"init_image": INPUT_B64, "style_image": STYLE_B64, "change_strength": 0.05}, "#/change_strength"),

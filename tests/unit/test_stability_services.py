@@ -37,10 +37,11 @@ SEARCH_RECOLOR = "stability.stable-image-search-recolor-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
 SKETCH = "stability.stable-image-control-sketch-v1:0"
 STRUCTURE = "stability.stable-image-control-structure-v1:0"
+STYLE_GUIDE = "stability.stable-image-style-guide-v1:0"
 STYLE_TRANSFER = "stability.stable-style-transfer-v1:0"
 SERVICES = (
     FAST, CONSERVATIVE, CREATIVE, REMOVE_BG, SEARCH_REPLACE, SEARCH_RECOLOR, ERASE, SKETCH,
-    STRUCTURE, STYLE_TRANSFER,
+    STRUCTURE, STYLE_GUIDE, STYLE_TRANSFER,
 )  # fmt: skip
 CONTROL_FIELDS = {
     "prompt", "image", "control_strength", "negative_prompt", "seed", "output_format",
@@ -69,6 +70,10 @@ PAGE_FIELDS = {
     ERASE: {"image", "seed", "output_format", "mask", "grow_mask"},
     SKETCH: CONTROL_FIELDS,
     STRUCTURE: CONTROL_FIELDS,
+    STYLE_GUIDE: {
+        "prompt", "image", "aspect_ratio", "negative_prompt", "seed", "output_format",
+        "fidelity", "style_preset",
+    },
     STYLE_TRANSFER: {
         "init_image", "style_image", "prompt", "negative_prompt", "seed", "output_format",
         "composition_fidelity", "style_strength", "change_strength",
@@ -234,6 +239,21 @@ class TestRules:
     def test_erase_takes_no_mask_prompt(self):
         assert _error(task="erase", mask_prompt="the cup").details["parameter"] == "mask_prompt"
 
+    def test_style_guide_needs_a_prompt(self):
+        assert _error(task="style_guide").code == errors.INVALID_PROMPT
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("fidelity", 1.2), ("aspect_ratio", "4:3"), ("style_preset", "x")]
+    )
+    def test_style_guide_takes_the_pages_values_only(self, field, value):
+        error = _error(task="style_guide", prompt="a city", **{field: value})
+        assert error.code == errors.INVALID_PARAMETERS
+
+    @pytest.mark.parametrize("field", [{"fidelity": 0.5}, {"aspect_ratio": "16:9"}])
+    def test_style_guide_fields_belong_to_style_guide(self, field):
+        error = _error(task="style_transfer", style_image_id=STYLE_ID, **field)
+        assert error.details["parameter"] == next(iter(field))
+
     def test_style_transfer_needs_a_style_image(self):
         error = _error(task="style_transfer", prompt="statue")
         assert error.code == errors.INVALID_PARAMETERS
@@ -388,6 +408,31 @@ class TestBodies:
             "output_format": "png",
         }
 
+    def test_style_guide_as_the_page_example(self):
+        fields = {"task": "style_guide", "prompt": "wide shot of modern metropolis"}
+        plan, prepared, body = _body(fields, STYLE)
+        assert plan.model_id == STYLE_GUIDE and plan.price_per_image_usd == 0.07
+        assert (plan.width, plan.height) == (1024, 1024)  # the page's default ratio, 1:1
+        assert {k: v for k, v in body.items() if k != "seed"} == {
+            "image": base64.b64encode(prepared.source or b"").decode(),
+            "prompt": "wide shot of modern metropolis",
+            "output_format": "png",
+        }
+
+    def test_style_guide_options_reach_the_body(self):
+        fields = {
+            "task": "style_guide",
+            "prompt": "a harbour",
+            "aspect_ratio": "16:9",
+            "fidelity": 0.8,
+            "style_preset": "anime",
+            "negative_prompt": "fog",
+        }
+        plan, _, body = _body(fields, STYLE)
+        assert (plan.width, plan.height) == (1344, 768)
+        assert (body["aspect_ratio"], body["fidelity"]) == ("16:9", 0.8)
+        assert (body["style_preset"], body["negative_prompt"]) == ("anime", "fog")
+
     def test_style_transfer_as_the_page_example(self):
         fields = {"task": "style_transfer", "style_image_id": STYLE_ID, "prompt": "statue"}
         plan, prepared, body = _body(fields, PHOTO, style=STYLE)
@@ -445,6 +490,7 @@ class TestBodies:
             {"task": "control_sketch", "prompt": "p", "style_preset": "line-art"},
             {"task": "control_structure", "prompt": "p", "control_strength": 0.2},
             {"task": "style_transfer", "style_image_id": STYLE_ID, "style_strength": 0.5},
+            {"task": "style_guide", "prompt": "p", "fidelity": 0.2, "aspect_ratio": "9:21"},
         ],
     )
     def test_no_body_carries_a_field_its_page_does_not_list(self, fields):
