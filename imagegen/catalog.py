@@ -288,8 +288,15 @@ _CONTROL_FIELDS = (
 )  # fmt: skip
 
 
+# Every service alike: AWS's services page calls each from us-east-1 by its "us." profile
+# id, and the inference-profile page lists each "us." profile's source and destination
+# regions as us-east-1, us-east-2 and us-west-2 (docs/models.md, "Regions").
+_SERVICE_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
+
+
 def _stability_service(*, price_usd: float, **facts: Any) -> ModelSpec:
-    """One image service: one image per call, 10,000-character prompts, seeds to 2^32 - 2."""
+    """One image service: one image per call, 10,000-character prompts, seeds to 2^32 - 2,
+    offered in the US regions of its us. inference profile."""
     return ModelSpec(
         family="stability-services",
         max_images_per_call=1,
@@ -297,6 +304,8 @@ def _stability_service(*, price_usd: float, **facts: Any) -> ModelSpec:
         max_negative_prompt_chars=10000,
         seed_max=4_294_967_294,
         price_tiers=(PriceTier(None, price_usd, price_usd),),
+        regions=_SERVICE_REGIONS,
+        inference_profiles=("us",),
         **facts,
     )
 

@@ -28,6 +28,27 @@ def test_a_model_is_called_in_the_services_region_where_it_is_offered_else_at_ho
     )
 
 
+IMAGE_SERVICES = [m for m, spec in catalog.MODELS.items() if spec.family == "stability-services"]
+
+
+@pytest.mark.parametrize("model", IMAGE_SERVICES)
+def test_each_image_service_is_in_its_us_profiles_regions(model: str) -> None:
+    # AWS's inference-profile page: source and destination regions of every us. profile.
+    spec = catalog.MODELS[model]
+    assert spec.regions == ("us-east-1", "us-east-2", "us-west-2")
+    assert spec.inference_profiles == ("us",)
+
+
+@pytest.mark.parametrize("model", IMAGE_SERVICES)
+def test_an_image_service_is_called_as_aws_examples_call_it(model: str) -> None:
+    # The services page's examples: region us-east-1, model id "us.<model id>".
+    found = routes(AWS_REGION="us-east-1", IMAGEGEN_INFERENCE_PROFILES=f"{model}=us")
+    assert found[model] == Route("us-east-1", f"us.{model}", "us")
+    # Without a profile, from a region that has no service: the home region, us-east-1.
+    assert routes(AWS_REGION="eu-west-1")[model] == Route("us-east-1", model)
+    assert routes(AWS_REGION="us-west-2")[model] == Route("us-west-2", model)
+
+
 def test_every_model_of_the_catalogue_has_a_route() -> None:
     assert set(routes()) == set(catalog.MODELS)
 
