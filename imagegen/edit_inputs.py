@@ -48,7 +48,7 @@ class EditDraft:
     def check(cls, svc: Services, caller: Caller, edit: EditRequest) -> EditDraft:
         spec, requested, note = choose_model(
             edit,
-            svc.settings.default_model,
+            svc.lifecycle.serving_default(svc.settings.default_model),
             lambda model_id: svc.lifecycle.of(model_id).status != EOL,
         )
         svc.lifecycle.require_usable(spec.model_id)

@@ -162,6 +162,22 @@ class ModelLifecycles:
             )
         return lifecycle
 
+    def serving_default(self, chosen: str) -> str:
+        """The default to serve now: the one chosen at start (choose_default) while it is
+        ACTIVE; once the control plane reports it LEGACY (or its end of life passes), its
+        first ACTIVE successor, else the first ACTIVE text-to-image model of
+        DEFAULT_PREFERENCE. Only when none is ACTIVE does the chosen one stay."""
+        if self.of(chosen).status == ACTIVE:
+            return chosen
+        successor = active_successor(chosen, self.of)
+        if successor is not None:
+            return successor
+        for model_id in (*DEFAULT_PREFERENCE, *catalog.MODELS):
+            text_to_image = catalog.TEXT_TO_IMAGE in catalog.MODELS[model_id].tasks
+            if text_to_image and self.of(model_id).status == ACTIVE:
+                return model_id
+        return chosen
+
     def _current_reports(self) -> Mapping[str, Reported]:
         if self._source is None:
             return {}
@@ -199,8 +215,9 @@ def choose_default(
 ) -> DefaultChoice:
     """An ACTIVE default: the configured one, else its successors, else the first ACTIVE
     model of DEFAULT_PREFERENCE. Decided from the table and the operator's overrides, so
-    it never waits on the network; the control plane can only add LEGACY, which still
-    serves. ValueError when the operator named an EOL model, or no model is ACTIVE."""
+    the start never waits on the network; what the control plane says later moves the
+    default as requests are served (ModelLifecycles.serving_default). ValueError when the
+    operator named an EOL model, or no model is ACTIVE."""
     wanted = configured or BUILT_IN_DEFAULT
     spec, _ = catalog.resolve(wanted)
     if spec is None:

@@ -183,7 +183,7 @@ def _bound(
 def _generation_job(
     svc: Services, caller: Caller, generation: GenerationRequest, batch_id: str | None = None
 ) -> Job:
-    plan = plan_generation(generation, svc.settings.default_model)
+    plan = plan_generation(generation, svc.lifecycle.serving_default(svc.settings.default_model))
     svc.lifecycle.require_usable(plan.model_id)
     check_webhook_url(generation.webhook_url, svc.webhook_policy)
     return _new_job(

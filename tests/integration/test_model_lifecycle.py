@@ -31,7 +31,8 @@ def lifecycle_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) ->
         redis_url,
         5,
         {"LOCALBEDROCK_LIFECYCLE": json.dumps(REPORTED)},
-        {},
+        # Chosen at start from the table (ACTIVE there); the control plane then says LEGACY.
+        {"IMAGEGEN_DEFAULT_MODEL": CORE},
     )
 
 
@@ -88,3 +89,16 @@ def test_a_model_past_the_end_of_life_it_reports_is_refused_with_img203(lifecycl
     assert error["code"] == "IMG203"
     assert error["details"]["lifecycle"]["status"] == "EOL"
     assert error["details"]["lifecycle"]["end_of_life"] == "2026-11-30"
+
+
+def test_a_default_the_control_plane_calls_legacy_gives_way_to_an_active_model(
+    lifecycle_api: Api,
+) -> None:
+    response = lifecycle_api.generate({"prompt": "a lighthouse, no model named"})
+
+    assert response.status_code == 200, response.text
+    served = response.json()["model"]
+    assert served != CORE
+    models = {m["model_id"]: m for m in lifecycle_api.request("GET", "/v1/models").json()["models"]}
+    assert models[served]["lifecycle"]["status"] == "ACTIVE"
+    assert "Deprecation" not in response.headers

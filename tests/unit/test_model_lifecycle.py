@@ -302,3 +302,17 @@ def test_a_job_accepted_before_its_models_end_of_life_fails_in_the_worker_withou
     assert failed.value.code == "IMG203"
     assert failed.value.details["successor"] == CORE
     assert model.calls == 0
+
+
+def test_the_served_default_moves_off_a_default_the_control_plane_calls_legacy():
+    def reports():
+        return {CORE: Reported(LEGACY)}
+
+    book = ModelLifecycles({}, reports, 3600, today=lambda: TODAY)
+    served = book.serving_default(CORE)
+
+    assert served != CORE
+    assert book.of(served).status == ACTIVE
+    assert catalog.TEXT_TO_IMAGE in catalog.MODELS[served].tasks
+    # While the chosen default is ACTIVE it stays.
+    assert ModelLifecycles({}, None, 3600, today=lambda: TODAY).serving_default(CORE) == CORE
