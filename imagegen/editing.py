@@ -383,17 +383,7 @@ def prepare_inputs(
         base, mask = extend_canvas(base, e.left, e.top, e.right, e.bottom)
     elif images.mask is not None:
         mask = mask_from(images.mask.image)
-        if (images.mask.width, images.mask.height) != (first.width, first.height):
-            raise ServiceError(
-                errors.INVALID_IMAGE_SIZE,
-                f"the mask is {images.mask.width}x{images.mask.height} but the image is "
-                f"{first.width}x{first.height}; they must be the same size",
-                {
-                    "field": "mask",
-                    "mask_size": f"{images.mask.width}x{images.mask.height}",
-                    "image_size": f"{first.width}x{first.height}",
-                },
-            )
+        _check_mask_size(images.mask, first)
     elif request.task in (catalog.INPAINT, catalog.OUTPAINT) and request.mask_prompt is None:
         # OpenAI-style: with no mask, the image's own transparent pixels are the mask.
         mask = alpha_mask(first.image)
@@ -418,6 +408,20 @@ def prepare_inputs(
     return PreparedInputs(size[0], size[1], source=source, mask=encode_png(mask))
 
 
+def _check_mask_size(mask: InputImage, image: InputImage) -> None:
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise ServiceError(
+            errors.INVALID_IMAGE_SIZE,
+            f"the mask is {mask.width}x{mask.height} but the image is "
+            f"{image.width}x{image.height}; they must be the same size",
+            {
+                "field": "mask",
+                "mask_size": f"{mask.width}x{mask.height}",
+                "image_size": f"{image.width}x{image.height}",
+            },
+        )
+
+
 def _prepare_service_inputs(
     request: EditRequest, spec: catalog.ModelSpec, rule: catalog.InputRule, images: EditImages
 ) -> PreparedInputs:
@@ -439,17 +443,7 @@ def _prepare_service_inputs(
     if request.task != catalog.ERASE:
         return PreparedInputs(width, height, source=source)
     if images.mask is not None:
-        if (images.mask.width, images.mask.height) != (first.width, first.height):
-            raise ServiceError(
-                errors.INVALID_IMAGE_SIZE,
-                f"the mask is {images.mask.width}x{images.mask.height} but the image is "
-                f"{first.width}x{first.height}; they must be the same size",
-                {
-                    "field": "mask",
-                    "mask_size": f"{images.mask.width}x{images.mask.height}",
-                    "image_size": f"{first.width}x{first.height}",
-                },
-            )
+        _check_mask_size(images.mask, first)
         mask = mask_from(images.mask.image)
     else:
         # As the service does without a mask: the image's transparent pixels are erased.

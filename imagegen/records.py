@@ -375,6 +375,60 @@ def grant_entry(tenant_id: str, amount: int, at: str, note: str) -> LedgerEntry:
     )
 
 
+def reservation_entry(
+    tenant_id: str,
+    amount: int,
+    at: str,
+    *,
+    job_id: str | None = None,
+    attempt: int = 0,
+    batch_id: str | None = None,
+) -> LedgerEntry:
+    """A job's (or, with batch_id, a whole batch's) reservation of its price."""
+    subject = batch_id or job_id
+    assert subject is not None
+    return LedgerEntry(
+        tenant_id=tenant_id,
+        entry_id=job_entry_id(subject, attempt, RESERVATION),
+        kind=RESERVATION,
+        amount=amount,
+        created_at=at,
+        job_id=job_id,
+        attempt=attempt,
+        batch_id=batch_id,
+    )
+
+
+def settlement_entries(
+    tenant_id: str,
+    job_id: str,
+    attempt: int,
+    batch_id: str | None,
+    held: int,
+    charged: int,
+    at: str,
+) -> tuple[int, list[LedgerEntry]]:
+    """The end of a job's hold of `held`: `charged` of it (at most all of it) is charged and
+    the rest refunded. The refund, and the charge and refund entries (none for 0)."""
+    charged = min(max(charged, 0), held)
+    refund = held - charged
+    entries = [
+        LedgerEntry(
+            tenant_id=tenant_id,
+            entry_id=job_entry_id(job_id, attempt, kind),
+            kind=kind,
+            amount=amount,
+            created_at=at,
+            job_id=job_id,
+            attempt=attempt,
+            batch_id=batch_id,
+        )
+        for kind, amount in ((CHARGE, charged), (REFUND, refund))
+        if amount
+    ]
+    return refund, entries
+
+
 def job_entry_id(subject_id: str, attempt: int, kind: str) -> str:
     """A job's (or batch's) entry of a kind for an attempt: one such entry, ever."""
     return f"{subject_id}.{attempt}.{kind}"

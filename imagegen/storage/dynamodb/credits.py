@@ -14,12 +14,10 @@ import dataclasses
 from typing import Any
 
 from imagegen.records import (
-    CHARGE,
-    REFUND,
-    RESERVATION,
     CreditAccount,
     LedgerEntry,
-    job_entry_id,
+    reservation_entry,
+    settlement_entries,
 )
 from imagegen.storage.dynamodb.expressions import Update, put
 from imagegen.storage.dynamodb.keys import primary_key
@@ -96,17 +94,8 @@ def reservation_writes(
 ) -> list[dict[str, Any]]:
     """The account's change first (its condition is what fails when the balance is short:
     RESERVATION_CHECK is its place), then the entry."""
-    subject = batch_id or job_id
-    assert subject is not None
-    entry = LedgerEntry(
-        tenant_id=tenant_id,
-        entry_id=job_entry_id(subject, attempt, RESERVATION),
-        kind=RESERVATION,
-        amount=amount,
-        created_at=at,
-        job_id=job_id,
-        attempt=attempt,
-        batch_id=batch_id,
+    entry = reservation_entry(
+        tenant_id, amount, at, job_id=job_id, attempt=attempt, batch_id=batch_id
     )
     change = account_change(tenant_id, -amount, amount, at, at_least=amount)
     return [change.transact(table), entry_put(table, entry)]
@@ -127,19 +116,6 @@ def settlement_writes(
     at: str,
 ) -> list[dict[str, Any]]:
     """End a job's hold of `held`: charge `charged` (at most all of it), refund the rest."""
-    charged = min(max(charged, 0), held)
-    writes = [account_change(tenant_id, held - charged, -held, at).transact(table)]
-    for kind, amount in ((CHARGE, charged), (REFUND, held - charged)):
-        if amount:
-            entry = LedgerEntry(
-                tenant_id=tenant_id,
-                entry_id=job_entry_id(job_id, attempt, kind),
-                kind=kind,
-                amount=amount,
-                created_at=at,
-                job_id=job_id,
-                attempt=attempt,
-                batch_id=batch_id,
-            )
-            writes.append(entry_put(table, entry))
-    return writes
+    refund, entries = settlement_entries(tenant_id, job_id, attempt, batch_id, held, charged, at)
+    writes = [account_change(tenant_id, refund, -held, at).transact(table)]
+    return writes + [entry_put(table, entry) for entry in entries]

@@ -8,13 +8,11 @@ import dataclasses
 import sqlite3
 
 from imagegen.records import (
-    CHARGE,
-    REFUND,
-    RESERVATION,
     CreditAccount,
     Job,
     LedgerEntry,
-    job_entry_id,
+    reservation_entry,
+    settlement_entries,
 )
 from imagegen.storage.repository import InsufficientCredits
 
@@ -73,20 +71,9 @@ def reserve(
     if held is None or held.balance < amount:
         raise InsufficientCredits(held, amount)
     move(db, tenant_id, -amount, amount, at)
-    subject = batch_id or job_id
-    assert subject is not None
     append(
         db,
-        LedgerEntry(
-            tenant_id=tenant_id,
-            entry_id=job_entry_id(subject, attempt, RESERVATION),
-            kind=RESERVATION,
-            amount=amount,
-            created_at=at,
-            job_id=job_id,
-            attempt=attempt,
-            batch_id=batch_id,
-        ),
+        reservation_entry(tenant_id, amount, at, job_id=job_id, attempt=attempt, batch_id=batch_id),
     )
 
 
@@ -96,23 +83,12 @@ def settle(db: sqlite3.Connection, job: Job, charged: int, at: str) -> None:
     held = job.reserved_credits
     if held is None:
         return
-    charged = min(max(charged, 0), held)
-    move(db, job.tenant_id, held - charged, -held, at)
-    for kind, amount in ((CHARGE, charged), (REFUND, held - charged)):
-        if amount:
-            append(
-                db,
-                LedgerEntry(
-                    tenant_id=job.tenant_id,
-                    entry_id=job_entry_id(job.job_id, job.retry_count, kind),
-                    kind=kind,
-                    amount=amount,
-                    created_at=at,
-                    job_id=job.job_id,
-                    attempt=job.retry_count,
-                    batch_id=job.batch_id,
-                ),
-            )
+    refund, settled = settlement_entries(
+        job.tenant_id, job.job_id, job.retry_count, job.batch_id, held, charged, at
+    )
+    move(db, job.tenant_id, refund, -held, at)
+    for entry in settled:
+        append(db, entry)
 
 
 def entries(
